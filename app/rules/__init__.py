@@ -1,0 +1,57 @@
+"""The pure rules core: how the catalogue is read (CONTRACT §4). No database, no I/O.
+
+Routers and services load data, call these functions, and persist what they return.
+"""
+
+from app.rules.catalogue import (
+    Catalogue,
+    Certificate,
+    Equivalence,
+    Recognition,
+    Requirement,
+    Section,
+    catalogue_problems,
+)
+from app.rules.evaluation import Outcome, SectionFailure, SectionResult, evaluate
+from app.rules.idnumber import (
+    InvalidIdNumber,
+    age_on,
+    birth_date_of,
+    mask_id_number,
+    normalise_id_number,
+)
+from app.rules.planning import (
+    Basis,
+    Exemption,
+    HeldCertificate,
+    IgnoredHeld,
+    Plan,
+    TargetPlan,
+    plan,
+)
+
+__all__ = [
+    "Basis",
+    "Catalogue",
+    "Certificate",
+    "Equivalence",
+    "Exemption",
+    "HeldCertificate",
+    "IgnoredHeld",
+    "InvalidIdNumber",
+    "Outcome",
+    "Plan",
+    "Recognition",
+    "Requirement",
+    "Section",
+    "SectionFailure",
+    "SectionResult",
+    "TargetPlan",
+    "age_on",
+    "birth_date_of",
+    "catalogue_problems",
+    "evaluate",
+    "mask_id_number",
+    "normalise_id_number",
+    "plan",
+]

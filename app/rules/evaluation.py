@@ -1,0 +1,90 @@
+"""One sitting, many pass marks: CONTRACT §4 rule 6.
+
+A candidate qualifies for a target when present and every section the target requires of them
+(its plan, after exemptions) is passed at that target's own pass mark. The same score can
+qualify for one department and not another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from app.rules.catalogue import Catalogue
+from app.rules.planning import Exemption, Plan
+
+OutcomeStatus = Literal["qualified", "not_qualified", "absent"]
+
+
+@dataclass(frozen=True, slots=True)
+class SectionResult:
+    section: str
+    score: Decimal | None = None
+    passed: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SectionFailure:
+    section: str
+    score: Decimal | None
+    passed: bool | None
+    pass_score: Decimal | None
+    missing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    certificate: str
+    department: str
+    status: OutcomeStatus
+    failed_sections: tuple[SectionFailure, ...]
+    exemptions: tuple[Exemption, ...]
+
+    @property
+    def qualified(self) -> bool:
+        return self.status == "qualified"
+
+
+def section_passed(result: SectionResult, pass_score: Decimal | None) -> bool:
+    if pass_score is None:  # a pass_fail section
+        return bool(result.passed)
+    return result.score is not None and result.score >= pass_score
+
+
+def evaluate(
+    catalogue: Catalogue,
+    plan: Plan,
+    results: Mapping[str, SectionResult],
+    *,
+    absent: bool = False,
+) -> tuple[Outcome, ...]:
+    """One outcome per target of the plan, in the plan's order.
+
+    ``results`` maps section code to the candidate's current result; a required section with no
+    result counts as failed (``missing``).
+    """
+    outcomes = []
+    for target in plan.targets:
+        certificate = catalogue.certificates[target.certificate]
+        if absent:
+            outcomes.append(
+                Outcome(certificate.code, certificate.department, "absent", (), target.exemptions)
+            )
+            continue
+        failures = []
+        for section in target.required_sections:
+            pass_score = certificate.pass_score(section)
+            result = results.get(section)
+            if result is None:
+                failures.append(SectionFailure(section, None, None, pass_score, missing=True))
+            elif not section_passed(result, pass_score):
+                failures.append(SectionFailure(section, result.score, result.passed, pass_score))
+        status: OutcomeStatus = "not_qualified" if failures else "qualified"
+        outcomes.append(
+            Outcome(
+                certificate.code, certificate.department, status, tuple(failures), target.exemptions
+            )
+        )
+    return tuple(outcomes)

@@ -1,0 +1,213 @@
+"""Which sections a candidate sits, which are exempt and why, and whether each target is open.
+
+CONTRACT §4 rules 1-5, for one candidate on one day:
+
+1. held certificates whose ``valid_until`` is before the day are ignored (and reported);
+2. what is held closes under the equivalences, transitively;
+3. a recognition exempts its sections for its target when its ``held`` is (counted as) held;
+4. a target requires its sections minus its exemptions; the candidate sits the union;
+5. a target is open within its age bounds and when one of its prerequisites is held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from app.rules.catalogue import Catalogue
+from app.rules.idnumber import age_on
+
+
+@dataclass(frozen=True, slots=True)
+class HeldCertificate:
+    certificate: str
+    number: str
+    valid_until: date | None = None
+    verified: bool = False
+    """Issued through oneexam (a recorded decision), rather than declared by the candidate."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Basis:
+    """The document an exemption rests on."""
+
+    certificate: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class Exemption:
+    target: str
+    section: str
+    basis: Basis
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoredHeld:
+    certificate: str
+    number: str
+    valid_until: date | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TargetPlan:
+    certificate: str
+    eligible: bool
+    reasons: tuple[str, ...]
+    required_sections: tuple[str, ...]
+    exemptions: tuple[Exemption, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    on: date
+    targets: tuple[TargetPlan, ...]
+    required_sections: tuple[str, ...]
+    exemptions: tuple[Exemption, ...]
+    ignored_held: tuple[IgnoredHeld, ...]
+    counted_as_held: tuple[str, ...]
+    """Every certificate code held or counted as held (H* of rule 2), in catalogue order."""
+
+    @property
+    def eligible(self) -> bool:
+        return all(t.eligible for t in self.targets)
+
+    def target(self, certificate: str) -> TargetPlan:
+        for t in self.targets:
+            if t.certificate == certificate:
+                return t
+        raise KeyError(certificate)
+
+
+def plan(
+    catalogue: Catalogue,
+    targets: Iterable[str],
+    held: Iterable[HeldCertificate],
+    birth_date: date | None,
+    on: date,
+) -> Plan:
+    """Apply rules 1-5. Targets must be catalogue codes; unknown held codes are ignored.
+
+    The result depends only on the sets given, never on their order: targets, sections and
+    exemptions come out in catalogue order, and when several documents support the same
+    certificate, the one used as basis is chosen by a fixed preference (see ``_preference``).
+    """
+    target_codes = sorted(set(targets), key=catalogue.certificate_key)
+    valid, ignored = _split_held(catalogue, held, on)
+    provenance = _close_under_equivalences(catalogue, valid)
+
+    target_plans = tuple(
+        _plan_target(catalogue, code, provenance, birth_date, on) for code in target_codes
+    )
+    required = {s for t in target_plans for s in t.required_sections}
+    return Plan(
+        on=on,
+        targets=target_plans,
+        required_sections=tuple(sorted(required, key=catalogue.section_key)),
+        exemptions=tuple(e for t in target_plans for e in t.exemptions),
+        ignored_held=ignored,
+        counted_as_held=tuple(sorted(provenance, key=catalogue.certificate_key)),
+    )
+
+
+def _split_held(
+    catalogue: Catalogue, held: Iterable[HeldCertificate], on: date
+) -> tuple[list[HeldCertificate], tuple[IgnoredHeld, ...]]:
+    valid: list[HeldCertificate] = []
+    ignored: set[IgnoredHeld] = set()
+    for h in held:
+        if h.certificate not in catalogue.certificates:
+            reason = f"{h.certificate} is not in catalogue version {catalogue.version}"
+            ignored.add(IgnoredHeld(h.certificate, h.number, h.valid_until, reason))
+        elif h.valid_until is not None and h.valid_until < on:
+            reason = f"expired on {h.valid_until.isoformat()}, before {on.isoformat()}"
+            ignored.add(IgnoredHeld(h.certificate, h.number, h.valid_until, reason))
+        else:
+            valid.append(h)
+    order = sorted(ignored, key=lambda i: (i.certificate, i.number, i.valid_until or date.max))
+    return valid, tuple(order)
+
+
+def _preference(distance: int, h: HeldCertificate) -> tuple[int, int, int, str, str]:
+    """Smaller is better: directly held, then verified, then longest valid, then by code/number."""
+    lasts = date.max if h.valid_until is None else h.valid_until
+    return (distance, 0 if h.verified else 1, -lasts.toordinal(), h.certificate, h.number)
+
+
+def _close_under_equivalences(
+    catalogue: Catalogue, valid: Sequence[HeldCertificate]
+) -> dict[str, HeldCertificate]:
+    """H*: every code held or counted as held, mapped to the document that best supports it."""
+    counts_as: dict[str, list[str]] = {}
+    for eq in catalogue.equivalences:
+        counts_as.setdefault(eq.held, []).append(eq.counts_as)
+
+    best: dict[str, tuple[tuple[int, int, int, str, str], HeldCertificate]] = {}
+    for h in valid:
+        frontier, seen, distance = [h.certificate], {h.certificate}, 0
+        while frontier:
+            for code in frontier:
+                rank = _preference(distance, h)
+                if code not in best or rank < best[code][0]:
+                    best[code] = (rank, h)
+            nxt = [c for code in frontier for c in counts_as.get(code, ()) if c not in seen]
+            seen.update(nxt)
+            frontier, distance = nxt, distance + 1
+    return {code: h for code, (_, h) in best.items()}
+
+
+def _plan_target(
+    catalogue: Catalogue,
+    code: str,
+    provenance: Mapping[str, HeldCertificate],
+    birth_date: date | None,
+    on: date,
+) -> TargetPlan:
+    certificate = catalogue.certificates[code]
+    # Two recognitions may exempt the same section; the basis that sorts first is kept, so the
+    # choice does not depend on the order the recognitions are listed in.
+    exempt: dict[str, Basis] = {}
+    for rec in catalogue.recognitions:
+        if rec.target != code or rec.held not in provenance:
+            continue
+        doc = provenance[rec.held]
+        basis = Basis(doc.certificate, doc.number)
+        for section in rec.exempt_sections:
+            current = exempt.get(section)
+            if current is None or basis < current:
+                exempt[section] = basis
+
+    reasons: list[str] = []
+    if birth_date is not None:
+        age = age_on(birth_date, on)
+        if certificate.min_age is not None and age < certificate.min_age:
+            reasons.append(
+                f"age {age} on {on.isoformat()} is below the minimum age {certificate.min_age} "
+                f"for {code}"
+            )
+        if certificate.max_age is not None and age > certificate.max_age:
+            reasons.append(
+                f"age {age} on {on.isoformat()} is above the maximum age {certificate.max_age} "
+                f"for {code}"
+            )
+    prerequisites = certificate.prerequisites_any_of
+    if prerequisites and not any(p in provenance for p in prerequisites):
+        reasons.append(
+            f"{code} requires holding one of {', '.join(prerequisites)} "
+            "(directly or counted as held); none is held"
+        )
+
+    return TargetPlan(
+        certificate=code,
+        eligible=not reasons,
+        reasons=tuple(reasons),
+        required_sections=tuple(
+            sorted((s for s in certificate.sections if s not in exempt), key=catalogue.section_key)
+        ),
+        exemptions=tuple(
+            Exemption(code, section, exempt[section])
+            for section in sorted(exempt, key=catalogue.section_key)
+        ),
+    )
