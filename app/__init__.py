@@ -1,0 +1,1 @@
+"""oneexam: one combined assessment, many certificates."""

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Path
+
+from app.auth import Admin, AnyRole
+from app.catalogue import service
+from app.catalogue.models import CatalogueVersion
+from app.catalogue.schemas import CatalogueDocument, CatalogueVersionOut
+from app.db import DbSession
+from app.errors import problem_responses
+
+router = APIRouter(
+    prefix="/v1/catalogue", tags=["catalogue"], responses=problem_responses(401, 403)
+)
+
+
+def version_out(row: CatalogueVersion) -> CatalogueVersionOut:
+    return CatalogueVersionOut(
+        version=row.version, created_at=row.created_at, created_by=row.created_by, **row.document
+    )
+
+
+@router.put(
+    "", status_code=201, response_model=CatalogueVersionOut, responses=problem_responses(409, 422)
+)
+def put_catalogue(document: CatalogueDocument, db: DbSession, admin: Admin) -> CatalogueVersionOut:
+    """Store the whole catalogue as a new immutable version. Every problem in the document is
+    reported at once, each with a JSON pointer; nothing is stored unless there are none."""
+    return version_out(service.put(db=db, document=document, actor=admin.actor))
+
+
+@router.get("", response_model=CatalogueVersionOut, responses=problem_responses(404))
+def get_latest_catalogue(db: DbSession, _principal: AnyRole) -> CatalogueVersionOut:
+    """The catalogue version in force (the latest)."""
+    return version_out(service.latest(db=db))
+
+
+@router.get(
+    "/versions/{version}", response_model=CatalogueVersionOut, responses=problem_responses(404)
+)
+def get_catalogue_version(
+    db: DbSession, _principal: AnyRole, version: int = Path(ge=1, le=2**31 - 1)
+) -> CatalogueVersionOut:
+    """Any earlier version, unchanged."""
+    return version_out(service.get_version(db=db, version=version))

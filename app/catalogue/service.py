@@ -1,0 +1,64 @@
+"""Versioned catalogue: every change is a new immutable version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app import rules
+from app.catalogue.models import CatalogueVersion
+from app.catalogue.schemas import CatalogueDocument
+from app.db import utcnow
+from app.departments.models import Department
+from app.errors import Conflict, NotFound, ProblemItem, Unprocessable
+
+
+def put(*, db: Session, document: CatalogueDocument, actor: str) -> CatalogueVersion:
+    """Validate the whole document and store it as the next version; on any problem, store nothing."""
+    doc = document.model_dump(mode="json")
+    departments = db.scalars(sa.select(Department.code)).all()
+    problems = rules.catalogue_problems(doc, departments)
+    if problems:
+        raise Unprocessable(
+            f"The catalogue has {len(problems)} problem(s); nothing was stored.",
+            errors=[ProblemItem(pointer=pointer, message=message) for pointer, message in problems],
+        )
+    latest = db.scalar(sa.select(sa.func.max(CatalogueVersion.version))) or 0
+    row = CatalogueVersion(version=latest + 1, document=doc, created_at=utcnow(), created_by=actor)
+    db.add(row)
+    try:
+        db.flush()
+    except IntegrityError:
+        raise Conflict(
+            "Another catalogue version was stored at the same moment; send it again."
+        ) from None
+    return row
+
+
+def latest(*, db: Session) -> CatalogueVersion:
+    row = db.scalars(
+        sa.select(CatalogueVersion).order_by(CatalogueVersion.version.desc()).limit(1)
+    ).first()
+    if row is None:
+        raise NotFound("No catalogue has been stored yet.")
+    return row
+
+
+def get_version(*, db: Session, version: int) -> CatalogueVersion:
+    row = db.get(CatalogueVersion, version)
+    if row is None:
+        raise NotFound(f"No catalogue version {version}.")
+    return row
+
+
+def load(*, db: Session, version: int) -> rules.Catalogue:
+    """The pinned version as the rules core reads it: one query, no per-row lookups."""
+    document: dict[str, Any] | None = db.scalar(
+        sa.select(CatalogueVersion.document).where(CatalogueVersion.version == version)
+    )
+    if document is None:
+        raise NotFound(f"No catalogue version {version}.")
+    return rules.Catalogue.from_document(document, version)

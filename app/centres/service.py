@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.centres.models import Centre
+from app.centres.schemas import CentreCreate
+from app.db import utcnow
+from app.errors import Conflict, NotFound
+from app.pagination import PageParams, fetch_page
+
+
+def create(*, db: Session, data: CentreCreate) -> Centre:
+    if db.get(Centre, data.code) is not None:
+        raise Conflict(f"Centre {data.code} already exists.")
+    centre = Centre(code=data.code, name=data.name, region=data.region, created_at=utcnow())
+    db.add(centre)
+    try:
+        db.flush()
+    except IntegrityError:
+        raise Conflict(f"Centre {data.code} already exists.") from None
+    return centre
+
+
+def get(*, db: Session, code: str) -> Centre:
+    centre = db.get(Centre, code)
+    if centre is None:
+        raise NotFound(f"No centre {code}.")
+    return centre
+
+
+def list_centres(*, db: Session, page: PageParams) -> tuple[Sequence[Centre], str | None]:
+    return fetch_page(db, sa.select(Centre), Centre.code, page)

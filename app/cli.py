@@ -1,0 +1,200 @@
+"""The ``oneexam`` command: serve, migrate, worker, catalogue and operator tools."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from app.config import ConfigError, Settings, load_settings
+
+cli = typer.Typer(help="oneexam: one combined assessment, many certificates.", no_args_is_help=True)
+catalogue_cli = typer.Typer(help="Load and export the catalogue.", no_args_is_help=True)
+cli.add_typer(catalogue_cli, name="catalogue")
+
+console = Console(stderr=True)
+REFERENCE_DIR = Path(__file__).resolve().parent / "catalogue" / "reference"
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+@cli.command()
+def serve() -> None:
+    """Serve the API on ONEEXAM_HOST:ONEEXAM_PORT, with the delivery worker unless ONEEXAM_WORKER=off."""
+    import uvicorn
+
+    settings = _settings()
+    from app.main import create_app
+
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=max(5, int(settings.delivery_timeout) + 5),
+    )
+
+
+@cli.command()
+def migrate() -> None:
+    """Upgrade the configured database to the latest schema (Alembic ``upgrade head``)."""
+    from app.migrate import head_revision, upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    console.print(f"database at revision {head_revision()}")
+
+
+@cli.command()
+def keygen() -> None:
+    """Print a new random key suitable for ONEEXAM_PII_KEY."""
+    from app.crypto import generate_key
+
+    print(generate_key())
+
+
+def _read_document(path: Path) -> Any:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        return yaml.safe_load(text)
+    return json.loads(text)
+
+
+def _database(settings: Settings):  # type: ignore[no-untyped-def]
+    from app.db import Database
+    from app.models import load_all_models
+
+    load_all_models()
+    return Database(settings.database_url, pool_size=2)
+
+
+@catalogue_cli.command("import")
+def catalogue_import(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="catalogue JSON or YAML")
+    ],
+    departments: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="also create these departments (JSON/YAML list)"
+        ),
+    ] = None,
+) -> None:
+    """Store FILE as a new catalogue version (creating departments first, if given)."""
+    settings = _settings()
+    database = _database(settings)
+    document = _read_document(file)
+    dept_docs = _read_document(departments) if departments else []
+    _import(settings, database, document, dept_docs)
+
+
+@catalogue_cli.command("load-reference")
+def catalogue_load_reference() -> None:
+    """Load the shipped reference departments and electrician/welder catalogue."""
+    settings = _settings()
+    database = _database(settings)
+    document = _read_document(REFERENCE_DIR / "electrician-welder.json")
+    dept_docs = _read_document(REFERENCE_DIR / "departments.json")
+    _import(settings, database, document, dept_docs)
+
+
+def _import(settings: Settings, database: Any, document: Any, dept_docs: list[Any]) -> None:
+    from pydantic import ValidationError
+
+    from app.catalogue import service as catalogue_service
+    from app.catalogue.schemas import CatalogueDocument
+    from app.crypto import load_vault
+    from app.departments import service as department_service
+    from app.departments.models import Department
+    from app.departments.schemas import DepartmentCreate
+    from app.errors import AppError, validation_items
+
+    vault = load_vault(settings)
+    created: list[tuple[str, str]] = []
+    try:
+        doc = CatalogueDocument.model_validate(document)
+        depts = [DepartmentCreate.model_validate(d) for d in dept_docs]
+    except ValidationError as exc:
+        for item in validation_items(exc.errors()):
+            console.print(f"[red]{item.pointer or item.parameter}: {item.message}[/red]")
+        raise typer.Exit(1) from None
+    try:
+        with database.transaction() as db:
+            for dept in depts:
+                if db.get(Department, dept.code) is None:
+                    _, secret = department_service.create(db=db, vault=vault, data=dept)
+                    created.append((dept.code, secret))
+            row = catalogue_service.put(db=db, document=doc, actor="cli")
+    except AppError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        for item in exc.errors or []:
+            console.print(f"[red]  {item.pointer}: {item.message}[/red]")
+        raise typer.Exit(1) from None
+    if created:
+        table = Table(title="departments created (signing secrets are shown only now)")
+        table.add_column("code")
+        table.add_column("signing_secret")
+        for code, secret in created:
+            table.add_row(code, secret)
+        Console().print(table)
+    console.print(
+        f"catalogue version {row.version}: {len(doc.sections)} sections, "
+        f"{len(doc.certificates)} certificates, {len(doc.recognitions)} recognitions, "
+        f"{len(doc.equivalences)} equivalences"
+    )
+
+
+@catalogue_cli.command("export")
+def catalogue_export(
+    version: Annotated[
+        int | None, typer.Option(help="a version number; default the latest")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="json or yaml")] = "json",
+) -> None:
+    """Print a catalogue version (default the latest) as JSON or YAML."""
+    from app.catalogue import service as catalogue_service
+    from app.errors import AppError
+
+    settings = _settings()
+    database = _database(settings)
+    try:
+        with database.transaction(write=False) as db:
+            row = (
+                catalogue_service.get_version(db=db, version=version)
+                if version
+                else catalogue_service.latest(db=db)
+            )
+            document = row.document
+    except AppError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(1) from None
+    if fmt == "yaml":
+        sys.stdout.write(yaml.safe_dump(document, allow_unicode=True, sort_keys=False))
+    else:
+        sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, BaseModel, Field, UrlConstraints
+
+from app.schemas import Code, Name, StrictModel
+
+WebhookUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2000)]
+
+
+class DepartmentCreate(StrictModel):
+    code: Code
+    name: Name
+    webhook_url: WebhookUrl | None = Field(
+        None, description="where issuance webhooks go; leave empty for a pull-only department"
+    )
+
+
+class DepartmentUpdate(StrictModel):
+    name: Name | None = None
+    webhook_url: WebhookUrl | None = Field(None, description="null makes the department pull-only")
+    active: bool | None = Field(
+        None, description="turn the endpoint back on after a 410 (or off for maintenance)"
+    )
+
+
+class SecretInfo(BaseModel):
+    id: str
+    created_at: datetime
+    expires_at: datetime | None = Field(None, description="null while it is the current secret")
+
+
+class DepartmentOut(BaseModel):
+    code: str
+    name: str
+    webhook_url: str | None
+    active: bool
+    deactivated_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    secrets: list[SecretInfo] = Field(description="active signing secrets, without their values")
+
+
+class DepartmentCreated(DepartmentOut):
+    signing_secret: str = Field(..., description="`whsec_…`; shown only here and on rotation")
+
+
+class SecretRotated(BaseModel):
+    signing_secret: str = Field(..., description="the new secret; shown only here")
+    previous_valid_until: datetime | None = Field(
+        None, description="until when the previous secret keeps signing alongside the new one"
+    )

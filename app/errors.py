@@ -1,0 +1,207 @@
+"""One error base and RFC 9457 ``application/problem+json`` for every error the API returns."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://oneexam.example/problems/"
+
+log = logging.getLogger("oneexam.errors")
+
+
+class ProblemItem(BaseModel):
+    pointer: str | None = Field(
+        None, description="JSON pointer into the request body (RFC 6901); empty for the whole body"
+    )
+    parameter: str | None = Field(None, description="query or path parameter, when not the body")
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = Field(..., examples=[PROBLEM_BASE + "validation"])
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[ProblemItem] | None = None
+
+
+class AppError(Exception):
+    """Base of every error the service answers on purpose."""
+
+    status = 400
+    title = "Bad request"
+    slug = "bad-request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: Sequence[ProblemItem] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.errors = list(errors) if errors else None
+        self.extra = extra or {}
+
+    def to_problem(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+        }
+        if self.detail:
+            body["detail"] = self.detail
+        if self.errors:
+            body["errors"] = [e.model_dump(exclude_none=True) for e in self.errors]
+        body.update(self.extra)
+        return body
+
+
+class Unauthorized(AppError):
+    status, title, slug = 401, "Unauthorized", "unauthorized"
+
+
+class Forbidden(AppError):
+    status, title, slug = 403, "Forbidden", "forbidden"
+
+
+class NotFound(AppError):
+    status, title, slug = 404, "Not found", "not-found"
+
+
+class Conflict(AppError):
+    status, title, slug = 409, "Conflict", "conflict"
+
+
+class PayloadTooLarge(AppError):
+    status, title, slug = 413, "Payload too large", "payload-too-large"
+
+
+class Unprocessable(AppError):
+    status, title, slug = 422, "Unprocessable content", "validation"
+
+
+def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
+
+
+def json_pointer(parts: Sequence[Any]) -> str:
+    """RFC 6901 pointer from a sequence of keys and indexes."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def validation_items(
+    errors: Sequence[Any], *, body_prefix: Sequence[Any] = ()
+) -> list[ProblemItem]:
+    """Pydantic/FastAPI error dicts turned into problem items with JSON pointers."""
+    items = []
+    for err in errors:
+        loc = list(err.get("loc", ()))
+        message = str(err.get("msg", "invalid"))
+        if err.get("type") == "json_invalid":
+            ctx = err.get("ctx") or {}
+            reason = ctx.get("error", "")
+            items.append(
+                ProblemItem(
+                    pointer="", message=f"the body is not valid JSON: {reason}".rstrip(": ")
+                )
+            )
+        elif loc and loc[0] == "body":
+            items.append(
+                ProblemItem(pointer=json_pointer([*body_prefix, *loc[1:]]), message=message)
+            )
+        elif loc and loc[0] in ("query", "path", "header", "cookie"):
+            items.append(ProblemItem(parameter=str(loc[-1]), message=message))
+        else:
+            items.append(ProblemItem(pointer=json_pointer([*body_prefix, *loc]), message=message))
+    return items
+
+
+_STATUS_TITLES = {
+    400: ("Bad request", "bad-request"),
+    401: ("Unauthorized", "unauthorized"),
+    403: ("Forbidden", "forbidden"),
+    404: ("Not found", "not-found"),
+    405: ("Method not allowed", "method-not-allowed"),
+    409: ("Conflict", "conflict"),
+    413: ("Payload too large", "payload-too-large"),
+    415: ("Unsupported media type", "unsupported-media-type"),
+    422: ("Unprocessable content", "validation"),
+    429: ("Too many requests", "too-many-requests"),
+}
+
+
+def http_problem(status: int, detail: str | None = None) -> dict[str, Any]:
+    title, slug = _STATUS_TITLES.get(status, ("Error", "error"))
+    body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    return body
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return problem_response(exc.to_problem(), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        items = validation_items(exc.errors())
+        body = http_problem(422, "The request does not match the documented schema.")
+        body["errors"] = [i.model_dump(exclude_none=True) for i in items]
+        return problem_response(body)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem_response(
+            http_problem(exc.status_code, detail), getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error(
+            "unhandled error",
+            exc_info=exc,
+            extra={"path": request.url.path, "request_id": request.scope.get("request_id")},
+        )
+        body = {
+            "type": PROBLEM_BASE + "internal",
+            "title": "Internal server error",
+            "status": 500,
+            "detail": "The server could not complete the request. It has been logged.",
+        }
+        return problem_response(body)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: each listed status documented as problem+json."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        title = _STATUS_TITLES.get(status, ("Error", ""))[0]
+        out[status] = {"model": Problem, "description": title}
+    return out
+
+
+def document_problems_as_problem_json(schema: dict[str, Any]) -> dict[str, Any]:
+    """Declare every 4xx/5xx response body as ``application/problem+json`` in the OpenAPI."""
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content")
+                if status[:1] in ("4", "5") and content and "application/json" in content:
+                    content[PROBLEM_JSON] = content.pop("application/json")
+    return schema

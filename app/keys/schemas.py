@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from app.schemas import Code, Name, StrictModel
+
+
+class ApiKeyCreate(StrictModel):
+    role: Literal["admin", "centre", "department"]
+    subject: Code | None = Field(
+        None, description="the centre code (role centre) or department code (role department)"
+    )
+    label: Name | None = None
+
+    @model_validator(mode="after")
+    def _subject_matches_role(self) -> ApiKeyCreate:
+        if self.role == "admin" and self.subject is not None:
+            raise ValueError("an admin key has no subject")
+        if self.role != "admin" and self.subject is None:
+            raise ValueError(f"a {self.role} key needs a subject (the {self.role} code)")
+        return self
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    role: str
+    subject: str | None
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(..., description="the bearer key; shown only in this response")

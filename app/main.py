@@ -1,0 +1,92 @@
+"""create_app(): settings, database, routers, error handlers, middleware, the embedded worker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from app.auth import hash_key
+from app.catalogue.router import router as catalogue_router
+from app.centres.router import router as centres_router
+from app.config import Settings, load_settings
+from app.crypto import load_vault
+from app.db import Database
+from app.departments.router import router as departments_router
+from app.errors import document_problems_as_problem_json, install_error_handlers
+from app.keys.router import router as keys_router
+from app.logs import configure_logging
+from app.metrics import Metrics
+from app.middleware import RequestContextMiddleware
+from app.migrate import head_revision
+from app.models import load_all_models
+from app.ops.router import router as ops_router
+
+DESCRIPTION = """
+**oneexam** runs "一试多证" (one exam, many certificates): an exam centre schedules one combined
+assessment, registers candidates (the service works out which sections each sits and which are
+exempt), records every result once, and finalises; each certificate's own pass marks are applied
+to the same scores, and one signed issuance webhook goes to each issuing department.
+
+Every error is RFC 9457 `application/problem+json`. Authenticate with
+`Authorization: Bearer <key>`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+    load_all_models()
+    database = Database(settings.database_url)
+    vault = load_vault(settings)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            database.dispose()
+
+    app = FastAPI(
+        title="oneexam",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.vault = vault
+    app.state.metrics = metrics
+    app.state.migration_head = head_revision()
+    app.state.admin_key_hash = (
+        hash_key(settings.admin_key.get_secret_value()) if settings.admin_key else None
+    )
+
+    install_error_handlers(app)
+    app.add_middleware(
+        RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes
+    )
+    for router in (
+        ops_router,
+        keys_router,
+        departments_router,
+        centres_router,
+        catalogue_router,
+    ):
+        app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            app.openapi_schema = document_problems_as_problem_json(schema)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,38 @@
+"""Prometheus metrics, kept in a registry per application instance."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "oneexam_http_requests",
+            "HTTP requests answered",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.request_seconds = Histogram(
+            "oneexam_http_request_duration_seconds",
+            "Time to answer an HTTP request",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.deliveries = Counter(
+            "oneexam_deliveries",
+            "Webhook delivery attempts by department and outcome",
+            ["department", "outcome"],
+            registry=self.registry,
+        )
+        self.delivery_seconds = Histogram(
+            "oneexam_delivery_duration_seconds",
+            "Time for one webhook delivery attempt",
+            ["department"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )

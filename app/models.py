@@ -1,0 +1,8 @@
+"""Imports every ORM model so that the metadata is complete (for Alembic and relationships)."""
+
+
+def load_all_models() -> None:
+    import app.catalogue.models
+    import app.centres.models
+    import app.departments.models
+    import app.keys.models  # noqa: F401

@@ -1,0 +1,61 @@
+"""Schema building blocks shared by every domain: codes, names, free text."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
+
+
+def _no_control_characters(value: str) -> str:
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+Code = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"),
+]
+"""A catalogue, centre or department code: letters, digits, ``-``, ``_`` and ``.``."""
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_control_characters),
+]
+"""A human name or title; Chinese text round-trips unchanged."""
+
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    AfterValidator(_no_control_characters),
+]
+"""Free text such as a reason; no control characters."""
+
+
+class StrictModel(BaseModel):
+    """Request bodies: unknown fields are errors, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def as_json_number(value: Decimal) -> int | float:
+    """Decimals leave as JSON numbers (``80``, ``82.5``), not strings."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+Score = Annotated[
+    Decimal,
+    Field(ge=0, le=1000, max_digits=5, decimal_places=1),
+    PlainSerializer(as_json_number, return_type=int | float, when_used="json"),
+]
+"""A score or pass mark: 0 to 1000, at most one decimal."""

@@ -1,0 +1,1 @@
+"""Alembic migrations for oneexam (one dated revision per schema change)."""

@@ -1,0 +1,78 @@
+"""Shared test data: keys, a world with every party, valid ID numbers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from app.rules.idnumber import check_character
+
+ADMIN_KEY = "oek_test-admin-key-0123456789abcdefghijklmnop"
+TEST_PII_KEY = "dGVzdC1vbmx5LXBpaS1rZXktMDEyMzQ1Njc4OWFiY2Q="
+REFERENCE = Path(__file__).resolve().parents[1] / "app" / "catalogue" / "reference"
+
+
+def reference_catalogue() -> dict[str, Any]:
+    return json.loads((REFERENCE / "electrician-welder.json").read_text(encoding="utf-8"))
+
+
+def reference_departments() -> list[dict[str, Any]]:
+    return json.loads((REFERENCE / "departments.json").read_text(encoding="utf-8"))
+
+
+def id_number(born: date, serial: int = 1, region: str = "110105") -> str:
+    """A valid GB 11643 number for a birth date; ``serial`` (0-999) tells people apart."""
+    body = f"{region}{born:%Y%m%d}{serial % 1000:03d}"
+    return body + check_character(body)
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@dataclass
+class World:
+    admin: dict[str, str]
+    centres: dict[str, dict[str, str]] = field(default_factory=dict)
+    departments: dict[str, dict[str, str]] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    catalogue_version: int = 0
+
+    @property
+    def centre_a(self) -> dict[str, str]:
+        return self.centres["CA"]
+
+    @property
+    def centre_b(self) -> dict[str, str]:
+        return self.centres["CB"]
+
+
+def create_key(client: Any, role: str, subject: str | None) -> dict[str, str]:
+    r = client.post(
+        "/v1/api-keys", headers=bearer(ADMIN_KEY), json={"role": role, "subject": subject}
+    )
+    assert r.status_code == 201, r.text
+    return bearer(r.json()["key"])
+
+
+def build_world(client: Any, webhook_urls: dict[str, str] | None = None) -> World:
+    world = World(admin=bearer(ADMIN_KEY))
+    for dept in reference_departments():
+        body = {**dept}
+        if webhook_urls and dept["code"] in webhook_urls:
+            body["webhook_url"] = webhook_urls[dept["code"]]
+        r = client.post("/v1/departments", headers=world.admin, json=body)
+        assert r.status_code == 201, r.text
+        world.secrets[dept["code"]] = r.json()["signing_secret"]
+        world.departments[dept["code"]] = create_key(client, "department", dept["code"])
+    r = client.put("/v1/catalogue", headers=world.admin, json=reference_catalogue())
+    assert r.status_code == 201, r.text
+    world.catalogue_version = r.json()["version"]
+    for code, name in (("CA", "甲考点"), ("CB", "乙考点")):
+        r = client.post("/v1/centres", headers=world.admin, json={"code": code, "name": name})
+        assert r.status_code == 201, r.text
+        world.centres[code] = create_key(client, "centre", code)
+    return world
