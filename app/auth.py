@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.db import DbSession
+from app.db import DatabaseDep
 from app.errors import Forbidden, Unauthorized
 from app.keys.models import ApiKey
 
@@ -61,17 +61,18 @@ class Principal:
         return self.role == "department" and self.subject == code
 
 
-def authenticate(request: Request, db: DbSession, presented: str) -> Principal:
+def authenticate(request: Request, database: DatabaseDep, presented: str) -> Principal:
     """The principal for a presented key, compared in constant time."""
     digest = hash_key(presented)
     bootstrap: str | None = request.app.state.admin_key_hash
     if bootstrap is not None and hmac.compare_digest(digest, bootstrap):
         return Principal("admin", None, BOOTSTRAP_KEY_ID)
-    row = db.execute(
-        sa.select(ApiKey.id, ApiKey.key_hash, ApiKey.role, ApiKey.subject, ApiKey.revoked_at).where(
-            ApiKey.key_hash == digest
-        )
-    ).first()
+    with database.read() as db:
+        row = db.execute(
+            sa.select(
+                ApiKey.id, ApiKey.key_hash, ApiKey.role, ApiKey.subject, ApiKey.revoked_at
+            ).where(ApiKey.key_hash == digest)
+        ).first()
     # The lookup is by digest, so timing reveals nothing of the key; the comparison below is
     # constant-time all the same, so that no code path compares secrets byte by byte.
     if row is None or not hmac.compare_digest(row.key_hash, digest) or row.revoked_at is not None:
@@ -81,12 +82,12 @@ def authenticate(request: Request, db: DbSession, presented: str) -> Principal:
 
 def current_principal(
     request: Request,
-    db: DbSession,
+    database: DatabaseDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.")
-    principal = authenticate(request, db, credentials.credentials)
+    principal = authenticate(request, database, credentials.credentials)
     request.scope["principal_kind"] = principal.role
     return principal
 

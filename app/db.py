@@ -11,7 +11,7 @@ import json
 import secrets
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +19,8 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -158,19 +160,36 @@ class Database:
         with factory() as session, session.begin():
             yield session
 
+    def write(self) -> AbstractContextManager[Session]:
+        """A transaction that writes (on SQLite it takes the write lock at once)."""
+        return self.transaction(write=True)
+
+    def read(self) -> AbstractContextManager[Session]:
+        return self.transaction(write=False)
+
     def dispose(self) -> None:
         self.engine.dispose()
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """The request's transaction: committed before the response is sent, rolled back on error.
+def insert_ignoring_conflicts(
+    db: Session, model: type[Base], rows: list[dict[str, Any]], *, conflict_columns: list[str]
+) -> None:
+    """Bulk insert, skipping rows that collide on ``conflict_columns`` (another writer won)."""
+    if not rows:
+        return
+    dialect = db.get_bind().dialect.name
+    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    db.execute(insert(model).on_conflict_do_nothing(index_elements=conflict_columns), rows)
 
-    Reads (GET/HEAD) take a deferred transaction; anything else writes, which on SQLite begins
-    ``IMMEDIATE`` so that concurrent writers queue instead of colliding mid-way.
-    """
-    database: Database = request.app.state.database
-    with database.transaction(write=request.method not in ("GET", "HEAD")) as session:
-        yield session
+
+def get_database(request: Request) -> Database:
+    return request.app.state.database  # type: ignore[no-any-return]
 
 
-DbSession = Annotated[Session, Depends(get_db, scope="function")]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+"""The database; an endpoint runs its work in ``with database.write() as db:`` (or ``read()``).
+
+The transaction begins and ends inside the endpoint's own worker thread. A session held open
+by a dependency would commit in a later thread hop, and under load every worker thread can be
+taken by requests waiting for the lock that the committing request holds: a deadlock.
+"""

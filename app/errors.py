@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -171,6 +172,17 @@ def install_error_handlers(app: FastAPI) -> None:
             http_problem(exc.status_code, detail), getattr(exc, "headers", None)
         )
 
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
+        # A unique constraint caught a concurrent writer that the service's own checks could not
+        # see yet. Nothing was written (the transaction rolled back); retrying gives the answer.
+        log.warning("integrity conflict", extra={"constraint": _constraint_name(exc)})
+        return problem_response(
+            http_problem(
+                409, "A concurrent request changed the same data; nothing was written. Retry."
+            )
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error(
@@ -185,6 +197,11 @@ def install_error_handlers(app: FastAPI) -> None:
             "detail": "The server could not complete the request. It has been logged.",
         }
         return problem_response(body)
+
+
+def _constraint_name(exc: IntegrityError) -> str | None:
+    diag = getattr(exc.orig, "diag", None)
+    return getattr(diag, "constraint_name", None)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -23,6 +23,7 @@ from app.middleware import RequestContextMiddleware
 from app.migrate import head_revision
 from app.models import load_all_models
 from app.ops.router import router as ops_router
+from app.sessions.router import router as sessions_router
 
 DESCRIPTION = """
 **oneexam** runs "一试多证" (one exam, many certificates): an exam centre schedules one combined
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         departments_router,
         centres_router,
         catalogue_router,
+        sessions_router,
     ):
         app.include_router(router)
 

@@ -2,7 +2,9 @@
 
 
 def load_all_models() -> None:
+    import app.candidates.models
     import app.catalogue.models
     import app.centres.models
     import app.departments.models
-    import app.keys.models  # noqa: F401
+    import app.keys.models
+    import app.sessions.models  # noqa: F401

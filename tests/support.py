@@ -76,3 +76,40 @@ def build_world(client: Any, webhook_urls: dict[str, str] | None = None) -> Worl
         assert r.status_code == 201, r.text
         world.centres[code] = create_key(client, "centre", code)
     return world
+
+
+EXAM_DAY = date(2026, 12, 15)
+ELECTRICIAN = ["MEM-LV", "MEM-HV", "MOHURD-ELEC", "MOHRSS-ELEC-L5", "MOHRSS-ELEC-L4"]
+WELDER = ["MEM-WELD", "MOHURD-WELD", "SAMR-WELD", "MOHRSS-WELD-L5", "MOHRSS-WELD-L4"]
+
+
+def schedule_session(
+    client: Any,
+    headers: dict[str, str],
+    certificates: list[str] | None = None,
+    *,
+    capacity: int = 100,
+    day: date = EXAM_DAY,
+    **extra: Any,
+) -> dict[str, Any]:
+    body = {
+        "certificates": certificates or ELECTRICIAN + WELDER,
+        "starts_at": f"{day.isoformat()}T09:00:00+08:00",
+        "ends_at": f"{day.isoformat()}T17:00:00+08:00",
+        "capacity": capacity,
+        "venue": "实操考场一",
+        **extra,
+    }
+    r = client.post("/v1/sessions", headers=headers, json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def registration(
+    id_no: str, targets: list[str], held: list[dict[str, Any]] | None = None, name: str = "张三"
+) -> dict[str, Any]:
+    return {"candidate": {"id_number": id_no, "name": name}, "targets": targets, "held": held or []}
+
+
+def adult(serial: int, born: date = date(1990, 5, 17)) -> str:
+    return id_number(born, serial)

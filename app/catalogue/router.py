@@ -6,7 +6,7 @@ from app.auth import Admin, AnyRole
 from app.catalogue import service
 from app.catalogue.models import CatalogueVersion
 from app.catalogue.schemas import CatalogueDocument, CatalogueVersionOut
-from app.db import DbSession
+from app.db import DatabaseDep
 from app.errors import problem_responses
 
 router = APIRouter(
@@ -23,23 +23,28 @@ def version_out(row: CatalogueVersion) -> CatalogueVersionOut:
 @router.put(
     "", status_code=201, response_model=CatalogueVersionOut, responses=problem_responses(409, 422)
 )
-def put_catalogue(document: CatalogueDocument, db: DbSession, admin: Admin) -> CatalogueVersionOut:
+def put_catalogue(
+    document: CatalogueDocument, database: DatabaseDep, admin: Admin
+) -> CatalogueVersionOut:
     """Store the whole catalogue as a new immutable version. Every problem in the document is
     reported at once, each with a JSON pointer; nothing is stored unless there are none."""
-    return version_out(service.put(db=db, document=document, actor=admin.actor))
+    with database.write() as db:
+        return version_out(service.put(db=db, document=document, actor=admin.actor))
 
 
 @router.get("", response_model=CatalogueVersionOut, responses=problem_responses(404))
-def get_latest_catalogue(db: DbSession, _principal: AnyRole) -> CatalogueVersionOut:
+def get_latest_catalogue(database: DatabaseDep, _principal: AnyRole) -> CatalogueVersionOut:
     """The catalogue version in force (the latest)."""
-    return version_out(service.latest(db=db))
+    with database.read() as db:
+        return version_out(service.latest(db=db))
 
 
 @router.get(
     "/versions/{version}", response_model=CatalogueVersionOut, responses=problem_responses(404)
 )
 def get_catalogue_version(
-    db: DbSession, _principal: AnyRole, version: int = Path(ge=1, le=2**31 - 1)
+    database: DatabaseDep, _principal: AnyRole, version: int = Path(ge=1, le=2**31 - 1)
 ) -> CatalogueVersionOut:
     """Any earlier version, unchanged."""
-    return version_out(service.get_version(db=db, version=version))
+    with database.read() as db:
+        return version_out(service.get_version(db=db, version=version))

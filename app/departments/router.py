@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from app.auth import Admin, AnyRole
-from app.db import DbSession, utcnow
+from app.db import DatabaseDep, utcnow
 from app.departments import service
 from app.departments.models import Department
 from app.departments.schemas import (
@@ -44,33 +44,38 @@ def department_out(department: Department) -> DepartmentOut:
     "", status_code=201, response_model=DepartmentCreated, responses=problem_responses(409, 422)
 )
 def create_department(
-    data: DepartmentCreate, request: Request, db: DbSession, _admin: Admin
+    data: DepartmentCreate, request: Request, database: DatabaseDep, _admin: Admin
 ) -> DepartmentCreated:
     """Register an issuing department. Its signing secret is shown only in this response."""
-    department, secret = service.create(db=db, vault=request.app.state.vault, data=data)
-    return DepartmentCreated(**department_out(department).model_dump(), signing_secret=secret)
+    with database.write() as db:
+        department, secret = service.create(db=db, vault=request.app.state.vault, data=data)
+        out = department_out(department)
+    return DepartmentCreated(**out.model_dump(), signing_secret=secret)
 
 
 @router.get("", response_model=Page[DepartmentOut])
-def list_departments(db: DbSession, _admin: Admin, page: Paging) -> Page[DepartmentOut]:
-    rows, cursor = service.list_departments(db=db, page=page)
-    return Page(items=[department_out(d) for d in rows], next_cursor=cursor)
+def list_departments(database: DatabaseDep, _admin: Admin, page: Paging) -> Page[DepartmentOut]:
+    with database.read() as db:
+        rows, cursor = service.list_departments(db=db, page=page)
+        return Page(items=[department_out(d) for d in rows], next_cursor=cursor)
 
 
 @router.get("/{code}", response_model=DepartmentOut, responses=problem_responses(404))
-def get_department(code: str, db: DbSession, principal: AnyRole) -> DepartmentOut:
+def get_department(code: str, database: DatabaseDep, principal: AnyRole) -> DepartmentOut:
     """An admin sees any department; a department key sees its own."""
     if not (principal.is_admin or principal.is_department(code)):
         raise Forbidden("Only an admin or the department itself can read it.")
-    return department_out(service.get(db=db, code=code))
+    with database.read() as db:
+        return department_out(service.get(db=db, code=code))
 
 
 @router.patch("/{code}", response_model=DepartmentOut, responses=problem_responses(404, 422))
 def update_department(
-    code: str, data: DepartmentUpdate, db: DbSession, _admin: Admin
+    code: str, data: DepartmentUpdate, database: DatabaseDep, _admin: Admin
 ) -> DepartmentOut:
     """Change the name or endpoint, or turn the endpoint back on (``active: true``)."""
-    return department_out(service.update(db=db, code=code, data=data))
+    with database.write() as db:
+        return department_out(service.update(db=db, code=code, data=data))
 
 
 @router.post(
@@ -79,7 +84,10 @@ def update_department(
     response_model=SecretRotated,
     responses=problem_responses(404),
 )
-def rotate_secret(code: str, request: Request, db: DbSession, _admin: Admin) -> SecretRotated:
+def rotate_secret(
+    code: str, request: Request, database: DatabaseDep, _admin: Admin
+) -> SecretRotated:
     """A new signing secret. The previous one keeps signing alongside it for 24 hours."""
-    secret, retire_at = service.rotate_secret(db=db, vault=request.app.state.vault, code=code)
+    with database.write() as db:
+        secret, retire_at = service.rotate_secret(db=db, vault=request.app.state.vault, code=code)
     return SecretRotated(signing_secret=secret, previous_valid_until=retire_at)

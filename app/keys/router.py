@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from app.auth import Admin
-from app.db import DbSession
+from app.db import DatabaseDep
 from app.errors import problem_responses
 from app.keys import service
 from app.keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
@@ -13,25 +13,26 @@ router = APIRouter(prefix="/v1/api-keys", tags=["api keys"], responses=problem_r
 
 
 @router.post("", status_code=201, response_model=ApiKeyCreated, responses=problem_responses(422))
-def create_api_key(data: ApiKeyCreate, db: DbSession, admin: Admin) -> ApiKeyCreated:
+def create_api_key(data: ApiKeyCreate, database: DatabaseDep, admin: Admin) -> ApiKeyCreated:
     """Create a key for an admin, a centre or a department. The key is shown only here."""
-    row, key = service.create(db=db, data=data, actor=admin)
-    return ApiKeyCreated(
-        **ApiKeyOut.model_validate(row, from_attributes=True).model_dump(), key=key
-    )
+    with database.write() as db:
+        row, key = service.create(db=db, data=data, actor=admin)
+        out = ApiKeyOut.model_validate(row, from_attributes=True)
+    return ApiKeyCreated(**out.model_dump(), key=key)
 
 
 @router.get("", response_model=Page[ApiKeyOut])
-def list_api_keys(db: DbSession, _admin: Admin, page: Paging) -> Page[ApiKeyOut]:
+def list_api_keys(database: DatabaseDep, _admin: Admin, page: Paging) -> Page[ApiKeyOut]:
     """Every key, without the key itself (only its hash is stored)."""
-    rows, cursor = service.list_keys(db=db, page=page)
-    return Page(
-        items=[ApiKeyOut.model_validate(r, from_attributes=True) for r in rows], next_cursor=cursor
-    )
+    with database.read() as db:
+        rows, cursor = service.list_keys(db=db, page=page)
+        items = [ApiKeyOut.model_validate(r, from_attributes=True) for r in rows]
+    return Page(items=items, next_cursor=cursor)
 
 
 @router.delete("/{key_id}", status_code=204, responses=problem_responses(404))
-def revoke_api_key(key_id: str, db: DbSession, _admin: Admin) -> Response:
+def revoke_api_key(key_id: str, database: DatabaseDep, _admin: Admin) -> Response:
     """Revoke a key; it stops working at once."""
-    service.revoke(db=db, key_id=key_id)
+    with database.write() as db:
+        service.revoke(db=db, key_id=key_id)
     return Response(status_code=204)

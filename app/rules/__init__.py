@@ -28,6 +28,8 @@ from app.rules.planning import (
     Plan,
     TargetPlan,
     plan,
+    plan_from_dict,
+    plan_to_dict,
 )
 
 __all__ = [
@@ -54,4 +56,6 @@ __all__ = [
     "mask_id_number",
     "normalise_id_number",
     "plan",
+    "plan_from_dict",
+    "plan_to_dict",
 ]

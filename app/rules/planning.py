@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from app.rules.catalogue import Catalogue
 from app.rules.idnumber import age_on
@@ -210,4 +211,75 @@ def _plan_target(
             Exemption(code, section, exempt[section])
             for section in sorted(exempt, key=catalogue.section_key)
         ),
+    )
+
+
+def exemption_to_dict(e: Exemption) -> dict[str, Any]:
+    return {
+        "target": e.target,
+        "section": e.section,
+        "basis": {"certificate": e.basis.certificate, "number": e.basis.number},
+    }
+
+
+def exemption_from_dict(d: Mapping[str, Any]) -> Exemption:
+    return Exemption(
+        d["target"], d["section"], Basis(d["basis"]["certificate"], d["basis"]["number"])
+    )
+
+
+def plan_to_dict(p: Plan) -> dict[str, Any]:
+    """Plain JSON-ready data; :func:`plan_from_dict` gives the same plan back."""
+    return {
+        "on": p.on.isoformat(),
+        "targets": [
+            {
+                "certificate": t.certificate,
+                "eligible": t.eligible,
+                "reasons": list(t.reasons),
+                "required_sections": list(t.required_sections),
+                "exemptions": [exemption_to_dict(e) for e in t.exemptions],
+            }
+            for t in p.targets
+        ],
+        "required_sections": list(p.required_sections),
+        "exemptions": [exemption_to_dict(e) for e in p.exemptions],
+        "ignored_held": [
+            {
+                "certificate": i.certificate,
+                "number": i.number,
+                "valid_until": i.valid_until.isoformat() if i.valid_until else None,
+                "reason": i.reason,
+            }
+            for i in p.ignored_held
+        ],
+        "counted_as_held": list(p.counted_as_held),
+    }
+
+
+def plan_from_dict(d: Mapping[str, Any]) -> Plan:
+    return Plan(
+        on=date.fromisoformat(d["on"]),
+        targets=tuple(
+            TargetPlan(
+                certificate=t["certificate"],
+                eligible=t["eligible"],
+                reasons=tuple(t["reasons"]),
+                required_sections=tuple(t["required_sections"]),
+                exemptions=tuple(exemption_from_dict(e) for e in t["exemptions"]),
+            )
+            for t in d["targets"]
+        ),
+        required_sections=tuple(d["required_sections"]),
+        exemptions=tuple(exemption_from_dict(e) for e in d["exemptions"]),
+        ignored_held=tuple(
+            IgnoredHeld(
+                i["certificate"],
+                i["number"],
+                date.fromisoformat(i["valid_until"]) if i["valid_until"] else None,
+                i["reason"],
+            )
+            for i in d["ignored_held"]
+        ),
+        counted_as_held=tuple(d["counted_as_held"]),
     )

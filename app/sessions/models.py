@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.candidates.models import Candidate
+from app.db import Base, UTCDateTime, utcnow
+
+
+class ExamSession(Base):
+    """One combined sitting at a centre, under the catalogue version in force when scheduled."""
+
+    __tablename__ = "exam_sessions"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    centre_code: Mapped[str] = mapped_column(sa.ForeignKey("centres.code"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="scheduled")
+    catalogue_version: Mapped[int] = mapped_column(sa.ForeignKey("catalogue_versions.version"))
+    certificates: Mapped[list[str]] = mapped_column(sa.JSON)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    exam_date: Mapped[date] = mapped_column(sa.Date)
+    """The local date of ``starts_at`` (in the offset it was given with): the day rules apply on."""
+    capacity: Mapped[int]
+    seats_taken: Mapped[int] = mapped_column(default=0)
+    venue: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(sa.String(80))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finalised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        sa.CheckConstraint("status in ('scheduled', 'finalised', 'cancelled')", name="status"),
+        sa.CheckConstraint("capacity >= 1", name="capacity"),
+        sa.CheckConstraint("seats_taken >= 0 and seats_taken <= capacity", name="seats"),
+        sa.CheckConstraint("ends_at > starts_at", name="times"),
+    )
+
+
+class Registration(Base):
+    """A candidate in a session: targets, what they declared holding, and the plan worked out
+    for them on registration (sections to sit, exemptions and their basis)."""
+
+    __tablename__ = "registrations"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    session_id: Mapped[str] = mapped_column(sa.ForeignKey("exam_sessions.id"), index=True)
+    candidate_id: Mapped[str] = mapped_column(sa.ForeignKey("candidates.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    targets: Mapped[list[str]] = mapped_column(sa.JSON)
+    held: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    plan: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    status: Mapped[str] = mapped_column(sa.String(16), default="registered")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(sa.String(80))
+    absent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    candidate: Mapped[Candidate] = relationship(lazy="joined")
+
+    __table_args__ = (
+        sa.UniqueConstraint("session_id", "candidate_id"),
+        sa.CheckConstraint("status in ('registered', 'absent')", name="status"),
+    )

@@ -1,0 +1,347 @@
+"""Registering candidates: one code path for a single registration and a batch.
+
+A batch is decided under the session's lock in a fixed number of statements whatever its size:
+lock the session, load its catalogue, look up the people, their registrations in this session
+and their verified certificates, then insert the new people and registrations in bulk. Each row
+is judged on its own; the status it gets is the one it would have had if sent alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from app import rules
+from app.auth import Principal
+from app.candidates import service as candidates_service
+from app.candidates.models import Candidate
+from app.catalogue import service as catalogue_service
+from app.crypto import Vault
+from app.db import new_id, utcnow
+from app.errors import AppError, Conflict, NotFound, ProblemItem, Unprocessable, validation_items
+from app.pagination import PageParams, fetch_page
+from app.sessions import service as sessions_service
+from app.sessions.models import ExamSession, Registration
+from app.sessions.schemas import (
+    BasisOut,
+    CandidateOut,
+    ExemptionOut,
+    HeldIn,
+    HeldOut,
+    IgnoredHeldOut,
+    RegistrationCreate,
+    RegistrationOut,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RowOutcome:
+    index: int
+    status: int
+    registration: RegistrationOut | None = None
+    problem: AppError | None = None
+
+
+def register(
+    *,
+    db: Session,
+    vault: Vault,
+    session_id: str,
+    principal: Principal,
+    rows: Sequence[RegistrationCreate | Mapping[str, Any]],
+) -> list[RowOutcome]:
+    """Register every row that can be; the outcome of each row, in order."""
+    session = sessions_service.get_for(db=db, session_id=session_id, principal=principal, lock=True)
+    outcomes: dict[int, RowOutcome] = {}
+    parsed: dict[int, RegistrationCreate] = {}
+    for i, raw in enumerate(rows):
+        try:
+            parsed[i] = (
+                raw
+                if isinstance(raw, RegistrationCreate)
+                else RegistrationCreate.model_validate(raw)
+            )
+        except ValidationError as exc:
+            problem = Unprocessable(
+                "The registration is not valid.", errors=validation_items(exc.errors())
+            )
+            outcomes[i] = RowOutcome(i, 422, problem=problem)
+
+    if session.status != "scheduled":
+        problem = Conflict(f"The session is {session.status}; it takes no registrations.")
+        outcomes.update({i: RowOutcome(i, 409, problem=problem) for i in parsed})
+        return [outcomes[i] for i in range(len(rows))]
+
+    catalogue = catalogue_service.load(db=db, version=session.catalogue_version)
+    index_of = {
+        i: candidates_service.id_number_index(vault, r.candidate.id_number)
+        for i, r in parsed.items()
+    }
+    people = candidates_service.find_by_index(db=db, indexes=index_of.values())
+    already = _registered_here(db, session.id, [p.id for p in people.values()])
+
+    accepted: list[tuple[int, RegistrationCreate, rules.Plan, list[HeldOut]]] = []
+    seats_left = session.capacity - session.seats_taken
+    taken_in_batch: set[str] = set()
+    for i, row in parsed.items():
+        index = index_of[i]
+        person = people.get(index)
+        if index in taken_in_batch or (person is not None and person.id in already):
+            outcomes[i] = RowOutcome(
+                i, 409, problem=Conflict("The candidate is already registered in this session.")
+            )
+            continue
+        plan, held = _plan_for(catalogue, session, row)
+        problem = _ineligibility(session, row, plan)
+        if problem is not None:
+            outcomes[i] = RowOutcome(i, 422, problem=problem)
+            continue
+        if seats_left <= 0:
+            outcomes[i] = RowOutcome(
+                i, 409, problem=Conflict(f"The session is full ({session.capacity} seats).")
+            )
+            continue
+        seats_left -= 1
+        taken_in_batch.add(index)
+        accepted.append((i, row, plan, held))
+
+    if accepted:
+        created = _insert(db, vault, session, principal, accepted, index_of)
+        outcomes.update({i: RowOutcome(i, 201, registration=out) for i, out in created.items()})
+    return [outcomes[i] for i in range(len(rows))]
+
+
+def _registered_here(db: Session, session_id: str, candidate_ids: list[str]) -> set[str]:
+    if not candidate_ids:
+        return set()
+    stmt = sa.select(Registration.candidate_id).where(
+        Registration.session_id == session_id, Registration.candidate_id.in_(candidate_ids)
+    )
+    return set(db.scalars(stmt))
+
+
+def held_certificates(held: Sequence[HeldIn]) -> list[rules.HeldCertificate]:
+    return [rules.HeldCertificate(h.certificate, h.number, h.valid_until) for h in held]
+
+
+def _plan_for(
+    catalogue: rules.Catalogue, session: ExamSession, row: RegistrationCreate
+) -> tuple[rules.Plan, list[HeldOut]]:
+    held = held_certificates(row.held)
+    birth_date = rules.birth_date_of(row.candidate.id_number)
+    targets = [t for t in row.targets if t in catalogue.certificates]
+    plan = rules.plan(catalogue, targets, held, birth_date, session.exam_date)
+    held_out = [
+        HeldOut(
+            certificate=h.certificate,
+            number=h.number,
+            valid_until=h.valid_until,
+            verified=h.verified,
+        )
+        for h in held
+    ]
+    return plan, held_out
+
+
+def _ineligibility(
+    session: ExamSession, row: RegistrationCreate, plan: rules.Plan
+) -> AppError | None:
+    errors: list[ProblemItem] = []
+    for k, code in enumerate(row.targets):
+        if code not in session.certificates:
+            errors.append(
+                ProblemItem(pointer=f"/targets/{k}", message=f"the session does not offer {code}")
+            )
+        elif code in row.targets[:k]:
+            errors.append(ProblemItem(pointer=f"/targets/{k}", message=f"{code} is listed twice"))
+    if errors:
+        return Unprocessable(
+            "The registration asks for certificates this session does not offer.", errors=errors
+        )
+    for target in plan.targets:
+        k = row.targets.index(target.certificate)
+        errors += [
+            ProblemItem(pointer=f"/targets/{k}", message=reason) for reason in target.reasons
+        ]
+    if errors:
+        return Unprocessable(
+            "The candidate is not eligible for every target.",
+            errors=errors,
+            extra={
+                "targets": [
+                    {
+                        "certificate": t.certificate,
+                        "eligible": t.eligible,
+                        "reasons": list(t.reasons),
+                    }
+                    for t in plan.targets
+                ]
+            },
+        )
+    return None
+
+
+def _insert(
+    db: Session,
+    vault: Vault,
+    session: ExamSession,
+    principal: Principal,
+    accepted: list[tuple[int, RegistrationCreate, rules.Plan, list[HeldOut]]],
+    index_of: Mapping[int, str],
+) -> dict[int, RegistrationOut]:
+    people = candidates_service.ensure_candidates(
+        db=db,
+        vault=vault,
+        id_numbers={index_of[i]: row.candidate.id_number for i, row, _, _ in accepted},
+    )
+    now = utcnow()
+    values = []
+    created: dict[int, RegistrationOut] = {}
+    for i, row, plan, held in accepted:
+        person = people[index_of[i]]
+        registration_id = new_id("reg")
+        held_json = [h.model_dump(mode="json") for h in held]
+        plan_json = rules.plan_to_dict(plan)
+        values.append(
+            {
+                "id": registration_id,
+                "session_id": session.id,
+                "candidate_id": person.id,
+                "name": row.candidate.name,
+                "targets": [t.certificate for t in plan.targets],
+                "held": held_json,
+                "plan": plan_json,
+                "status": "registered",
+                "created_at": now,
+                "created_by": principal.actor,
+            }
+        )
+        created[i] = _out(
+            registration_id,
+            session.id,
+            person,
+            row.candidate.name,
+            plan_json,
+            held_json,
+            "registered",
+            now,
+        )
+    db.execute(sa.insert(Registration), values)
+    session.seats_taken += len(values)
+    db.flush()
+    return created
+
+
+def _out(
+    registration_id: str,
+    session_id: str,
+    person: Candidate,
+    name: str,
+    plan: Mapping[str, Any],
+    held: list[dict[str, Any]],
+    status: str,
+    created_at: Any,
+) -> RegistrationOut:
+    return RegistrationOut(
+        id=registration_id,
+        session_id=session_id,
+        candidate=CandidateOut(
+            id_number=person.id_number_masked, name=name, birth_date=person.birth_date
+        ),
+        targets=[t["certificate"] for t in plan["targets"]],
+        held=[HeldOut.model_validate(h) for h in held],
+        required_sections=plan["required_sections"],
+        exemptions=[
+            ExemptionOut(target=e["target"], section=e["section"], basis=BasisOut(**e["basis"]))
+            for e in plan["exemptions"]
+        ],
+        ignored_held=[IgnoredHeldOut.model_validate(x) for x in plan["ignored_held"]],
+        status=status,  # type: ignore[arg-type]
+        created_at=created_at,
+    )
+
+
+def registration_out(registration: Registration) -> RegistrationOut:
+    return _out(
+        registration.id,
+        registration.session_id,
+        registration.candidate,
+        registration.name,
+        registration.plan,
+        registration.held,
+        registration.status,
+        registration.created_at,
+    )
+
+
+def get_for(
+    *, db: Session, registration_id: str, principal: Principal, lock_session: bool = False
+) -> tuple[Registration, ExamSession]:
+    """The registration and its session, if this principal may see them (else not found)."""
+    registration = db.get(Registration, registration_id)
+    if registration is None:
+        raise NotFound(f"No registration {registration_id}.")
+    try:
+        session = sessions_service.get_for(
+            db=db, session_id=registration.session_id, principal=principal, lock=lock_session
+        )
+    except NotFound:
+        raise NotFound(f"No registration {registration_id}.") from None
+    return registration, session
+
+
+def list_for_session(
+    *, db: Session, session_id: str, principal: Principal, status: str | None, page: PageParams
+) -> tuple[list[Registration], str | None]:
+    sessions_service.get_for(db=db, session_id=session_id, principal=principal)
+    stmt = sa.select(Registration).where(Registration.session_id == session_id)
+    if status:
+        stmt = stmt.where(Registration.status == status)
+    rows, cursor = fetch_page(db, stmt, Registration.id, page)
+    return list(rows), cursor
+
+
+def mark_absent(*, db: Session, registration_id: str, principal: Principal) -> Registration:
+    registration, session = get_for(
+        db=db, registration_id=registration_id, principal=principal, lock_session=True
+    )
+    sessions_service.require_scheduled(session, "marking absence")
+    if registration.status == "absent":
+        return registration
+    registration.status = "absent"
+    registration.absent_at = utcnow()
+    db.flush()
+    return registration
+
+
+def plan_only(
+    *,
+    db: Session,
+    vault: Vault,
+    certificates: Sequence[str],
+    held: Sequence[HeldIn],
+    id_number: str | None,
+    on: date,
+) -> tuple[rules.Plan, int]:
+    """``POST /v1/plans``: the registration computation on the latest catalogue, stored nowhere."""
+    row = catalogue_service.latest(db=db)
+    catalogue = rules.Catalogue.from_document(row.document, row.version)
+    unknown = [
+        ProblemItem(
+            pointer=f"/certificates/{k}",
+            message=f"{code} is not in catalogue version {row.version}",
+        )
+        for k, code in enumerate(certificates)
+        if code not in catalogue.certificates
+    ]
+    if unknown:
+        raise Unprocessable("Unknown certificates.", errors=unknown)
+    birth_date = rules.birth_date_of(id_number) if id_number else None
+    plan = rules.plan(catalogue, certificates, held_certificates(held), birth_date, on)
+    return plan, row.version

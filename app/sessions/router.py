@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+
+from app.auth import AdminOrCentre, AnyRole
+from app.db import DatabaseDep, utcnow
+from app.errors import PayloadTooLarge, problem_responses
+from app.pagination import Page, Paging
+from app.sessions import registrations, service
+from app.sessions.schemas import (
+    MAX_REGISTRATION_BATCH,
+    BatchItem,
+    BatchOut,
+    ExemptionOut,
+    IgnoredHeldOut,
+    PlanOut,
+    PlanRequest,
+    RegistrationBatch,
+    RegistrationCreate,
+    RegistrationOut,
+    SessionCreate,
+    SessionOut,
+    TargetOut,
+)
+
+router = APIRouter(tags=["sessions and registrations"], responses=problem_responses(401, 403))
+
+
+@router.post(
+    "/v1/sessions", status_code=201, response_model=SessionOut, responses=problem_responses(422)
+)
+def schedule_session(
+    data: SessionCreate, database: DatabaseDep, principal: AdminOrCentre
+) -> SessionOut:
+    """Schedule a combined session under the catalogue version in force now (pinned for its
+    whole life). A centre key schedules for its own centre; an admin names the centre."""
+    with database.write() as db:
+        session = service.schedule(db=db, data=data, principal=principal)
+        return service.sessions_out(db=db, sessions=[session])[0]
+
+
+@router.get("/v1/sessions", response_model=Page[SessionOut])
+def list_sessions(
+    database: DatabaseDep,
+    principal: AdminOrCentre,
+    page: Paging,
+    status: Annotated[Literal["scheduled", "finalised", "cancelled"] | None, Query()] = None,
+    centre: Annotated[str | None, Query(max_length=32, description="admin only")] = None,
+) -> Page[SessionOut]:
+    """A centre sees its own sessions; an admin sees all (or one centre's)."""
+    with database.read() as db:
+        rows, cursor = service.list_for(
+            db=db, principal=principal, status=status, centre=centre, page=page
+        )
+        return Page(items=service.sessions_out(db=db, sessions=rows), next_cursor=cursor)
+
+
+@router.get(
+    "/v1/sessions/{session_id}", response_model=SessionOut, responses=problem_responses(404)
+)
+def get_session(session_id: str, database: DatabaseDep, principal: AdminOrCentre) -> SessionOut:
+    with database.read() as db:
+        session = service.get_for(db=db, session_id=session_id, principal=principal)
+        return service.sessions_out(db=db, sessions=[session])[0]
+
+
+@router.post(
+    "/v1/sessions/{session_id}/cancel",
+    response_model=SessionOut,
+    responses=problem_responses(404, 409),
+)
+def cancel_session(session_id: str, database: DatabaseDep, principal: AdminOrCentre) -> SessionOut:
+    """Cancel a scheduled session (again: no change). A finalised session cannot be cancelled."""
+    with database.write() as db:
+        session = service.cancel(db=db, session_id=session_id, principal=principal)
+        return service.sessions_out(db=db, sessions=[session])[0]
+
+
+@router.post(
+    "/v1/sessions/{session_id}/registrations",
+    status_code=201,
+    response_model=RegistrationOut,
+    responses=problem_responses(404, 409, 422),
+)
+def register_candidate(
+    session_id: str,
+    data: RegistrationCreate,
+    request: Request,
+    database: DatabaseDep,
+    principal: AdminOrCentre,
+) -> RegistrationOut:
+    """Register one candidate. The service works out which sections they sit and which are
+    exempt (and on what basis), and refuses an ineligible candidate with the reason per target.
+    409: the session is full, not scheduled, or already has this candidate."""
+    with database.write() as db:
+        (outcome,) = registrations.register(
+            db=db,
+            vault=request.app.state.vault,
+            session_id=session_id,
+            principal=principal,
+            rows=[data],
+        )
+    if outcome.problem is not None:
+        raise outcome.problem
+    assert outcome.registration is not None
+    return outcome.registration
+
+
+@router.post(
+    "/v1/sessions/{session_id}/registrations:batch",
+    response_model=BatchOut,
+    responses=problem_responses(404, 413, 422),
+)
+def register_batch(
+    session_id: str,
+    data: RegistrationBatch,
+    request: Request,
+    database: DatabaseDep,
+    principal: AdminOrCentre,
+) -> BatchOut:
+    """Register up to 1,000 candidates; each row is independent and gets the status (201, 409,
+    422) and body it would have had alone."""
+    if len(data.registrations) > MAX_REGISTRATION_BATCH:
+        raise PayloadTooLarge(f"At most {MAX_REGISTRATION_BATCH} registrations per batch.")
+    with database.write() as db:
+        outcomes = registrations.register(
+            db=db,
+            vault=request.app.state.vault,
+            session_id=session_id,
+            principal=principal,
+            rows=data.registrations,
+        )
+    items = [
+        BatchItem(
+            index=o.index,
+            status=o.status,
+            registration=o.registration,
+            problem=o.problem.to_problem() if o.problem else None,  # type: ignore[arg-type]
+        )
+        for o in outcomes
+    ]
+    created = sum(1 for o in outcomes if o.status == 201)
+    return BatchOut(items=items, created=created, rejected=len(outcomes) - created)
+
+
+@router.get(
+    "/v1/sessions/{session_id}/registrations",
+    response_model=Page[RegistrationOut],
+    responses=problem_responses(404),
+)
+def list_registrations(
+    session_id: str,
+    database: DatabaseDep,
+    principal: AdminOrCentre,
+    page: Paging,
+    status: Annotated[Literal["registered", "absent"] | None, Query()] = None,
+) -> Page[RegistrationOut]:
+    with database.read() as db:
+        rows, cursor = registrations.list_for_session(
+            db=db, session_id=session_id, principal=principal, status=status, page=page
+        )
+        return Page(items=[registrations.registration_out(r) for r in rows], next_cursor=cursor)
+
+
+@router.post(
+    "/v1/registrations/{registration_id}/absence",
+    response_model=RegistrationOut,
+    responses=problem_responses(404, 409),
+)
+def mark_absent(
+    registration_id: str, database: DatabaseDep, principal: AdminOrCentre
+) -> RegistrationOut:
+    """The candidate did not attend: no results are expected and nothing is issued."""
+    with database.write() as db:
+        registration = registrations.mark_absent(
+            db=db, registration_id=registration_id, principal=principal
+        )
+        return registrations.registration_out(registration)
+
+
+@router.post("/v1/plans", response_model=PlanOut, responses=problem_responses(422))
+def make_plan(
+    data: PlanRequest, request: Request, database: DatabaseDep, _principal: AnyRole
+) -> PlanOut:
+    """The same computation as a registration, on the latest catalogue, stored nowhere."""
+    with database.read() as db:
+        plan, version = registrations.plan_only(
+            db=db,
+            vault=request.app.state.vault,
+            certificates=data.certificates,
+            held=data.held,
+            id_number=data.id_number,
+            on=data.on or utcnow().date(),
+        )
+    return plan_out(plan, version)
+
+
+def plan_out(plan, version: int) -> PlanOut:  # type: ignore[no-untyped-def]
+    from app.rules import plan_to_dict
+
+    d = plan_to_dict(plan)
+    return PlanOut(
+        on=plan.on,
+        catalogue_version=version,
+        required_sections=d["required_sections"],
+        exemptions=[ExemptionOut.model_validate(e) for e in d["exemptions"]],
+        ignored_held=[IgnoredHeldOut.model_validate(i) for i in d["ignored_held"]],
+        targets=[TargetOut.model_validate(t) for t in d["targets"]],
+    )

@@ -1,0 +1,199 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
+
+from app.errors import Problem
+from app.rules import InvalidIdNumber, normalise_id_number
+from app.schemas import Code, Name, Score, StrictModel, Text
+
+MAX_REGISTRATION_BATCH = 1000
+
+
+def _valid_id_number(value: str) -> str:
+    try:
+        return normalise_id_number(value)
+    except InvalidIdNumber as exc:
+        raise ValueError(f"not a valid resident identity number: {exc}") from None
+
+
+IdNumber = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=18),
+    AfterValidator(_valid_id_number),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[0-9]{17}[0-9Xx]$",
+            "description": "18-character GB 11643 number; check character per ISO 7064 MOD 11-2",
+            "examples": ["11010519491231002X"],
+        }
+    ),
+]
+CertificateNumber = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+]
+
+
+class HeldIn(StrictModel):
+    certificate: Code
+    number: CertificateNumber
+    valid_until: date | None = Field(None, description="null or absent: does not expire")
+
+
+class CandidateIn(StrictModel):
+    id_number: IdNumber
+    name: Name
+
+
+class RegistrationCreate(StrictModel):
+    candidate: CandidateIn
+    targets: list[Code] = Field(..., min_length=1, max_length=20)
+    held: list[HeldIn] = Field(default_factory=list, max_length=50)
+
+
+class RegistrationBatch(StrictModel):
+    registrations: Annotated[
+        list[dict[str, Any]],
+        WithJsonSchema(
+            {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/RegistrationCreate"},
+                "description": (
+                    f"up to {MAX_REGISTRATION_BATCH} rows (more is 413); each row is checked "
+                    "on its own, so one bad row does not stop the others"
+                ),
+            }
+        ),
+    ]
+
+
+class SessionCreate(StrictModel):
+    certificates: list[Code] = Field(..., min_length=1, max_length=50)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    capacity: int = Field(..., ge=1, le=100_000)
+    venue: Name | None = None
+    centre: Code | None = Field(None, description="admin only: the centre the session belongs to")
+
+
+class SectionInfo(BaseModel):
+    code: str
+    name: str
+    kind: str
+    scoring: str
+    max_score: Score | None
+
+
+class SessionOut(BaseModel):
+    id: str
+    centre: str
+    status: Literal["scheduled", "finalised", "cancelled"]
+    catalogue_version: int
+    certificates: list[str]
+    sections: list[SectionInfo]
+    starts_at: datetime
+    ends_at: datetime
+    exam_date: date = Field(description="the local date of starts_at; rules apply on this day")
+    capacity: int
+    registered: int
+    venue: str | None
+    created_at: datetime
+    cancelled_at: datetime | None
+    finalised_at: datetime | None
+
+
+class CandidateOut(BaseModel):
+    id_number: str = Field(description="masked: region code and last four characters")
+    name: str
+    birth_date: date
+
+
+class BasisOut(BaseModel):
+    certificate: str
+    number: str
+
+
+class ExemptionOut(BaseModel):
+    target: str
+    section: str
+    basis: BasisOut
+
+
+class IgnoredHeldOut(BaseModel):
+    certificate: str
+    number: str
+    valid_until: date | None
+    reason: str
+
+
+class HeldOut(BaseModel):
+    certificate: str
+    number: str
+    valid_until: date | None
+    verified: bool = Field(description="issued through oneexam, rather than declared")
+
+
+class RegistrationOut(BaseModel):
+    id: str
+    session_id: str
+    candidate: CandidateOut
+    targets: list[str]
+    held: list[HeldOut]
+    required_sections: list[str]
+    exemptions: list[ExemptionOut]
+    ignored_held: list[IgnoredHeldOut]
+    status: Literal["registered", "absent"]
+    created_at: datetime
+
+
+class BatchItem(BaseModel):
+    index: int
+    status: int = Field(description="the HTTP status this row would have had alone")
+    registration: RegistrationOut | None = None
+    problem: Problem | None = None
+
+
+class BatchOut(BaseModel):
+    items: list[BatchItem]
+    created: int
+    rejected: int
+
+
+class PlanRequest(StrictModel):
+    certificates: list[Code] = Field(..., min_length=1, max_length=20)
+    held: list[HeldIn] = Field(default_factory=list, max_length=50)
+    id_number: IdNumber | None = Field(
+        None, description="checks age, and counts the person's verified certificates as held"
+    )
+    on: date | None = Field(None, description="the day to plan for; default today")
+
+
+class TargetOut(BaseModel):
+    certificate: str
+    eligible: bool
+    reasons: list[str]
+    required_sections: list[str]
+    exemptions: list[ExemptionOut]
+
+
+class PlanOut(BaseModel):
+    on: date
+    catalogue_version: int
+    required_sections: list[str]
+    exemptions: list[ExemptionOut]
+    ignored_held: list[IgnoredHeldOut]
+    targets: list[TargetOut]
+
+
+class AbsenceIn(StrictModel):
+    reason: Text | None = None

@@ -1,0 +1,161 @@
+"""Scheduling combined sessions: pin the catalogue, offer certificates, hold seats."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app import rules
+from app.auth import Principal
+from app.catalogue import service as catalogue_service
+from app.centres.models import Centre
+from app.db import new_id, utcnow
+from app.errors import Conflict, Forbidden, NotFound, ProblemItem, Unprocessable
+from app.pagination import PageParams, fetch_page
+from app.sessions.models import ExamSession
+from app.sessions.schemas import SectionInfo, SessionCreate, SessionOut
+
+
+def schedule(*, db: Session, data: SessionCreate, principal: Principal) -> ExamSession:
+    centre = _centre_for(db, data, principal)
+    catalogue_row = catalogue_service.latest(db=db)
+    catalogue = rules.Catalogue.from_document(catalogue_row.document, catalogue_row.version)
+    problems = [
+        ProblemItem(
+            pointer=f"/certificates/{i}",
+            message=f"{code} is not in catalogue version {catalogue.version}",
+        )
+        for i, code in enumerate(data.certificates)
+        if code not in catalogue.certificates
+    ]
+    problems += [
+        ProblemItem(pointer=f"/certificates/{i}", message=f"{code} is listed twice")
+        for i, code in enumerate(data.certificates)
+        if code in data.certificates[:i]
+    ]
+    if data.ends_at <= data.starts_at:
+        problems.append(ProblemItem(pointer="/ends_at", message="must be after starts_at"))
+    if problems:
+        raise Unprocessable("The session cannot be scheduled.", errors=problems)
+    session = ExamSession(
+        id=new_id("ses"),
+        centre_code=centre,
+        status="scheduled",
+        catalogue_version=catalogue.version,
+        certificates=sorted(data.certificates, key=catalogue.certificate_key),
+        starts_at=data.starts_at,
+        ends_at=data.ends_at,
+        exam_date=data.starts_at.date(),
+        capacity=data.capacity,
+        seats_taken=0,
+        venue=data.venue,
+        created_at=utcnow(),
+        created_by=principal.actor,
+    )
+    db.add(session)
+    db.flush()
+    return session
+
+
+def _centre_for(db: Session, data: SessionCreate, principal: Principal) -> str:
+    if principal.role == "centre":
+        if data.centre is not None and data.centre != principal.subject:
+            raise Forbidden("A centre key schedules sessions for its own centre only.")
+        assert principal.subject is not None
+        return principal.subject
+    if data.centre is None:
+        raise Unprocessable(
+            "An admin names the centre.",
+            errors=[ProblemItem(pointer="/centre", message="required for an admin")],
+        )
+    if db.get(Centre, data.centre) is None:
+        raise Unprocessable(
+            f"No centre {data.centre}.",
+            errors=[ProblemItem(pointer="/centre", message="unknown centre")],
+        )
+    return data.centre
+
+
+def get_for(
+    *, db: Session, session_id: str, principal: Principal, lock: bool = False
+) -> ExamSession:
+    """The session if this principal may act on it; another centre's session is not found.
+
+    With ``lock``, the row is locked until the transaction ends (``FOR UPDATE`` on PostgreSQL;
+    SQLite's writing transactions are already exclusive), so that seat counts, results and
+    finalisation of one session are decided one writer at a time.
+    """
+    stmt = sa.select(ExamSession).where(ExamSession.id == session_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    session = db.scalars(stmt).first()
+    if session is None or not (principal.is_admin or principal.is_centre(session.centre_code)):
+        raise NotFound(f"No session {session_id}.")
+    return session
+
+
+def list_for(
+    *, db: Session, principal: Principal, status: str | None, centre: str | None, page: PageParams
+) -> tuple[Sequence[ExamSession], str | None]:
+    stmt = sa.select(ExamSession)
+    if principal.role == "centre":
+        stmt = stmt.where(ExamSession.centre_code == principal.subject)
+    elif centre:
+        stmt = stmt.where(ExamSession.centre_code == centre)
+    if status:
+        stmt = stmt.where(ExamSession.status == status)
+    return fetch_page(db, stmt, ExamSession.id, page)
+
+
+def cancel(*, db: Session, session_id: str, principal: Principal) -> ExamSession:
+    session = get_for(db=db, session_id=session_id, principal=principal, lock=True)
+    if session.status == "finalised":
+        raise Conflict("A finalised session cannot be cancelled.")
+    if session.status == "scheduled":
+        session.status = "cancelled"
+        session.cancelled_at = utcnow()
+        db.flush()
+    return session
+
+
+def require_scheduled(session: ExamSession, doing: str) -> None:
+    if session.status != "scheduled":
+        raise Conflict(
+            f"The session is {session.status}; {doing} is possible only while it is scheduled."
+        )
+
+
+def session_out(session: ExamSession, catalogue: rules.Catalogue) -> SessionOut:
+    sections = [catalogue.sections[code] for code in catalogue.sections_of(session.certificates)]
+    return SessionOut(
+        id=session.id,
+        centre=session.centre_code,
+        status=session.status,  # type: ignore[arg-type]
+        catalogue_version=session.catalogue_version,
+        certificates=session.certificates,
+        sections=[
+            SectionInfo(
+                code=s.code, name=s.name, kind=s.kind, scoring=s.scoring, max_score=s.max_score
+            )
+            for s in sections
+        ],
+        starts_at=session.starts_at,
+        ends_at=session.ends_at,
+        exam_date=session.exam_date,
+        capacity=session.capacity,
+        registered=session.seats_taken,
+        venue=session.venue,
+        created_at=session.created_at,
+        cancelled_at=session.cancelled_at,
+        finalised_at=session.finalised_at,
+    )
+
+
+def sessions_out(*, db: Session, sessions: Sequence[ExamSession]) -> list[SessionOut]:
+    """Output for a page of sessions, loading each pinned catalogue version once."""
+    catalogues = {
+        v: catalogue_service.load(db=db, version=v) for v in {s.catalogue_version for s in sessions}
+    }
+    return [session_out(s, catalogues[s.catalogue_version]) for s in sessions]
