@@ -192,6 +192,26 @@ def catalogue_export(
         sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
 
 
+audit_cli = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+cli.add_typer(audit_cli, name="audit")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit log's hash chain; exit 1 and name the first broken entry if any."""
+    from app.audit import service as audit_service
+
+    settings = _settings()
+    database = _database(settings)
+    with database.transaction(write=False) as db:
+        result = audit_service.verify(db)
+    if result.intact:
+        console.print(f"audit log intact: {result.entries} entries verified")
+        return
+    console.print(f"[red]audit log broken at entry {result.first_broken}: {result.problem}[/red]")
+    raise typer.Exit(1)
+
+
 def main() -> None:
     cli()
 

@@ -7,7 +7,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy import event
 
+from app.audit.router import router as audit_router
 from app.auth import hash_key
 from app.catalogue.router import router as catalogue_router
 from app.centres.router import router as centres_router
@@ -16,13 +18,15 @@ from app.crypto import load_vault
 from app.db import Database
 from app.departments.router import router as departments_router
 from app.errors import document_problems_as_problem_json, install_error_handlers
+from app.issuance.router import router as issuance_router
 from app.keys.router import router as keys_router
 from app.logs import configure_logging
-from app.metrics import Metrics
+from app.metrics import Metrics, count_statement
 from app.middleware import RequestContextMiddleware
 from app.migrate import head_revision
 from app.models import load_all_models
 from app.ops.router import router as ops_router
+from app.results.router import router as results_router
 from app.sessions.router import router as sessions_router
 
 DESCRIPTION = """
@@ -41,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level)
     load_all_models()
     database = Database(settings.database_url)
+    event.listen(database.engine, "before_cursor_execute", count_statement)
     vault = load_vault(settings)
     metrics = Metrics()
 
@@ -77,6 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         centres_router,
         catalogue_router,
         sessions_router,
+        results_router,
+        issuance_router,
+        audit_router,
     ):
         app.include_router(router)
 

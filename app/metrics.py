@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -23,6 +27,13 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.statements = Histogram(
+            "oneexam_db_statements_per_request",
+            "SQL statements sent to the database while answering one request",
+            ["method", "route"],
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024),
+            registry=self.registry,
+        )
         self.deliveries = Counter(
             "oneexam_deliveries",
             "Webhook delivery attempts by department and outcome",
@@ -36,3 +47,19 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+
+
+@dataclass
+class RequestStats:
+    statements: int = 0
+
+
+current_request: ContextVar[RequestStats | None] = ContextVar("current_request", default=None)
+"""Set by the middleware for each request; worker threads inherit it with the context."""
+
+
+def count_statement(*_args: Any, **_kwargs: Any) -> None:
+    """SQLAlchemy ``before_cursor_execute`` hook: one more statement for this request."""
+    stats = current_request.get()
+    if stats is not None:
+        stats.statements += 1

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import PROBLEM_JSON, http_problem
-from app.metrics import Metrics
+from app.metrics import Metrics, RequestStats, current_request
 
 log = logging.getLogger("oneexam.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -41,6 +41,8 @@ class RequestContextMiddleware:
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope["request_id"] = request_id
+        stats = RequestStats()
+        token = current_request.set(stats)
         status = 500
         response_started = False
 
@@ -63,7 +65,8 @@ class RequestContextMiddleware:
                 raise
             await self._too_large(send_wrapper)
         finally:
-            self._record(scope, status, time.perf_counter() - started, request_id)
+            current_request.reset(token)
+            self._record(scope, status, time.perf_counter() - started, request_id, stats)
 
     def _limited(self, receive: Receive) -> Receive:
         received = 0
@@ -94,12 +97,15 @@ class RequestContextMiddleware:
         )
         await send({"type": "http.response.body", "body": payload})
 
-    def _record(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
+    def _record(
+        self, scope: Scope, status: int, seconds: float, request_id: str, stats: RequestStats
+    ) -> None:
         route: Any = scope.get("route")
         template = getattr(route, "path", None) or "<unmatched>"
         method = scope.get("method", "")
         self.metrics.requests.labels(method, template, str(status)).inc()
         self.metrics.request_seconds.labels(method, template).observe(seconds)
+        self.metrics.statements.labels(method, template).observe(stats.statements)
         log.info(
             "request",
             extra={
@@ -107,6 +113,7 @@ class RequestContextMiddleware:
                 "path": template,
                 "status": status,
                 "duration_ms": round(seconds * 1000, 2),
+                "sql_statements": stats.statements,
                 "principal": scope.get("principal_kind", "anonymous"),
                 "request_id": request_id,
             },

@@ -2,9 +2,13 @@
 
 
 def load_all_models() -> None:
+    import app.audit.models
     import app.candidates.models
     import app.catalogue.models
     import app.centres.models
+    import app.delivery.models
     import app.departments.models
+    import app.issuance.models
     import app.keys.models
+    import app.results.models
     import app.sessions.models  # noqa: F401

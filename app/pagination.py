@@ -66,14 +66,25 @@ def decode_cursor(cursor: str) -> str:
 def fetch_page(
     db: Session,
     stmt: sa.Select[Any],
-    id_column: InstrumentedAttribute[str],
+    id_column: InstrumentedAttribute[Any],
     params: PageParams,
 ) -> tuple[Sequence[Any], str | None]:
     """Run ``stmt`` ordered by ``id_column`` from the cursor on; return rows and next cursor."""
     if params.cursor:
-        stmt = stmt.where(id_column > decode_cursor(params.cursor))
+        stmt = stmt.where(id_column > _typed(id_column, decode_cursor(params.cursor)))
     rows = db.scalars(stmt.order_by(id_column).limit(params.limit + 1)).all()
     if len(rows) > params.limit:
         rows = rows[: params.limit]
-        return rows, encode_cursor(getattr(rows[-1], id_column.key))
+        return rows, encode_cursor(str(getattr(rows[-1], id_column.key)))
     return rows, None
+
+
+def _typed(column: InstrumentedAttribute[Any], value: str) -> Any:
+    if column.type.python_type is int:
+        if not value.isdigit():
+            raise Unprocessable(
+                "The cursor is not one this service issued.",
+                errors=[ProblemItem(parameter="cursor", message="invalid cursor")],
+            )
+        return int(value)
+    return value

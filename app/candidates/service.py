@@ -20,9 +20,9 @@ def id_number_index(vault: Vault, id_number: str) -> str:
     return vault.blind_index(id_number, context=ID_NUMBER_CONTEXT)
 
 
-def reveal_id_number(vault: Vault, candidate: Candidate) -> str:
+def reveal_id_number(vault: Vault, id_number_encrypted: str) -> str:
     """The full number: only for the issuance webhook to the issuing department."""
-    return vault.decrypt_text(candidate.id_number_encrypted, context=ID_NUMBER_CONTEXT)
+    return vault.decrypt_text(id_number_encrypted, context=ID_NUMBER_CONTEXT)
 
 
 def find_by_index(*, db: Session, indexes: Iterable[str]) -> dict[str, Candidate]:

@@ -43,12 +43,15 @@ class Certificate:
     max_age: int | None = None
     requirements: tuple[Requirement, ...] = ()
     prerequisites_any_of: tuple[str, ...] = ()
+    _pass_scores: Mapping[str, Decimal | None] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        scores = {r.section: r.pass_score for r in self.requirements}
+        object.__setattr__(self, "_pass_scores", scores)
 
     def pass_score(self, section: str) -> Decimal | None:
-        for requirement in self.requirements:
-            if requirement.section == section:
-                return requirement.pass_score
-        raise KeyError(section)
+        """This certificate's pass mark for a section (None: pass/fail)."""
+        return self._pass_scores[section]
 
     @property
     def sections(self) -> tuple[str, ...]:

@@ -53,6 +53,8 @@ class Registration(Base):
     targets: Mapped[list[str]] = mapped_column(sa.JSON)
     held: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
     plan: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    required_sections: Mapped[list[str]] = mapped_column(sa.JSON)
+    """The plan's sections to sit, kept apart so result batches need not read whole plans."""
     status: Mapped[str] = mapped_column(sa.String(16), default="registered")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(sa.String(80))

@@ -18,14 +18,16 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app import rules
+from app.audit import service as audit
 from app.auth import Principal
 from app.candidates import service as candidates_service
 from app.candidates.models import Candidate
 from app.catalogue import service as catalogue_service
 from app.crypto import Vault
-from app.db import new_id, utcnow
+from app.db import bulk_insert, new_id, utcnow
 from app.errors import AppError, Conflict, NotFound, ProblemItem, Unprocessable, validation_items
 from app.pagination import PageParams, fetch_page
+from app.results.models import Result
 from app.sessions import service as sessions_service
 from app.sessions.models import ExamSession, Registration
 from app.sessions.schemas import (
@@ -217,6 +219,7 @@ def _insert(
                 "targets": [t.certificate for t in plan.targets],
                 "held": held_json,
                 "plan": plan_json,
+                "required_sections": plan_json["required_sections"],
                 "status": "registered",
                 "created_at": now,
                 "created_by": principal.actor,
@@ -232,7 +235,7 @@ def _insert(
             "registered",
             now,
         )
-    db.execute(sa.insert(Registration), values)
+    bulk_insert(db, Registration, values)
     session.seats_taken += len(values)
     db.flush()
     return created
@@ -308,15 +311,31 @@ def list_for_session(
 
 
 def mark_absent(*, db: Session, registration_id: str, principal: Principal) -> Registration:
+    """The candidate did not sit: no results are expected and nothing will be issued."""
     registration, session = get_for(
         db=db, registration_id=registration_id, principal=principal, lock_session=True
     )
     sessions_service.require_scheduled(session, "marking absence")
     if registration.status == "absent":
         return registration
+    recorded = db.scalar(
+        sa.select(sa.func.count()).where(Result.registration_id == registration.id)
+    )
+    if recorded:
+        raise Conflict(
+            f"{recorded} result(s) are recorded for this candidate; they cannot be marked absent."
+        )
     registration.status = "absent"
     registration.absent_at = utcnow()
     db.flush()
+    audit.append(
+        db,
+        actor=principal.actor,
+        action="registration.absent",
+        subject=registration.id,
+        before="registered",
+        after="absent",
+    )
     return registration
 
 

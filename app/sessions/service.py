@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app import rules
+from app.audit import service as audit
 from app.auth import Principal
 from app.catalogue import service as catalogue_service
 from app.centres.models import Centre
@@ -117,6 +118,14 @@ def cancel(*, db: Session, session_id: str, principal: Principal) -> ExamSession
         session.status = "cancelled"
         session.cancelled_at = utcnow()
         db.flush()
+        audit.append(
+            db,
+            actor=principal.actor,
+            action="session.cancelled",
+            subject=session.id,
+            before="scheduled",
+            after="cancelled",
+        )
     return session
 
 

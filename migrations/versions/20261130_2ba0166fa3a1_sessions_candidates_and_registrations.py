@@ -68,6 +68,7 @@ def upgrade() -> None:
     sa.Column('targets', sa.JSON(), nullable=False),
     sa.Column('held', sa.JSON(), nullable=False),
     sa.Column('plan', sa.JSON(), nullable=False),
+    sa.Column('required_sections', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('created_at', app.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.String(length=80), nullable=False),

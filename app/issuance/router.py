@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from app.auth import AnyRole
+from app.db import DatabaseDep
+from app.errors import problem_responses
+from app.issuance import service
+from app.issuance.models import IssuanceRequest
+from app.issuance.schemas import (
+    AttemptOut,
+    DecisionOut,
+    IssuanceRequestDetail,
+    IssuanceRequestOut,
+    RequestStatus,
+)
+from app.pagination import Page, Paging
+
+router = APIRouter(
+    prefix="/v1/issuance-requests", tags=["issuance"], responses=problem_responses(401, 403)
+)
+
+
+def request_out(r: IssuanceRequest, payload: dict) -> IssuanceRequestOut:  # type: ignore[type-arg]
+    return IssuanceRequestOut(
+        id=r.id,
+        status=r.status,  # type: ignore[arg-type]
+        department=r.department_code,
+        certificate=r.certificate,
+        registration_id=r.registration_id,
+        session_id=r.session_id,
+        revision=r.revision,
+        created_at=r.created_at,
+        payload=payload,
+    )
+
+
+@router.get("", response_model=Page[IssuanceRequestOut])
+def list_issuance_requests(
+    request: Request,
+    database: DatabaseDep,
+    principal: AnyRole,
+    page: Paging,
+    department: Annotated[str | None, Query(max_length=32)] = None,
+    status: Annotated[RequestStatus | None, Query()] = None,
+    session_id: Annotated[str | None, Query(max_length=40)] = None,
+) -> Page[IssuanceRequestOut]:
+    """A centre sees its sessions' requests; a department sees those addressed to it (this is
+    the pull interface, with full ID numbers); an admin sees all."""
+    with database.read() as db:
+        rows, cursor = service.list_for(
+            db=db,
+            principal=principal,
+            department=department,
+            status=status,
+            session_id=session_id,
+            page=page,
+        )
+        payloads = service.payloads(db, request.app.state.vault, principal, rows)
+        return Page(
+            items=[request_out(r, payloads.get(r.id, {})) for r in rows], next_cursor=cursor
+        )
+
+
+@router.get("/{request_id}", response_model=IssuanceRequestDetail, responses=problem_responses(404))
+def get_issuance_request(
+    request_id: str, request: Request, database: DatabaseDep, principal: AnyRole
+) -> IssuanceRequestDetail:
+    """One request with every delivery attempt and the department's decision."""
+    with database.read() as db:
+        r = service.get_for(db=db, principal=principal, request_id=request_id)
+        payload = service.payloads(db, request.app.state.vault, principal, [r]).get(r.id, {})
+        attempts = [
+            AttemptOut(
+                attempt=a.attempt,
+                event=d.event_type,
+                webhook_id=d.id,
+                at=a.started_at,
+                status_code=a.status_code,
+                error=a.error,
+                duration_ms=a.duration_ms,
+                outcome=a.outcome,
+            )
+            for d, a in service.attempts_of(db, r.id)
+        ]
+        decision = None
+        if r.decision is not None and r.decided_at is not None:
+            decision = DecisionOut(
+                decision=r.decision,  # type: ignore[arg-type]
+                certificate_number=r.certificate_number,
+                issued_on=r.issued_on,
+                valid_until=r.valid_until,
+                reason=r.rejection_reason,
+                decided_at=r.decided_at,
+            )
+        return IssuanceRequestDetail(
+            **request_out(r, payload).model_dump(),
+            attempts=attempts,
+            decision=decision,
+            cancel_reason=r.cancel_reason,
+        )

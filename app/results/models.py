@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime, utcnow
+
+ScoreColumn = sa.Numeric(5, 1, asdecimal=True)
+
+
+class Result(Base):
+    """A candidate's result in one section, recorded once.
+
+    ``score``/``passed`` hold the current value; ``original_*`` what was first recorded.
+    Every change after that is a :class:`ResultAmendment`, kept beside the original.
+    """
+
+    __tablename__ = "results"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    session_id: Mapped[str] = mapped_column(sa.ForeignKey("exam_sessions.id"), index=True)
+    registration_id: Mapped[str] = mapped_column(sa.ForeignKey("registrations.id"))
+    section: Mapped[str] = mapped_column(sa.String(32))
+    score: Mapped[Decimal | None] = mapped_column(ScoreColumn)
+    passed: Mapped[bool | None]
+    original_score: Mapped[Decimal | None] = mapped_column(ScoreColumn)
+    original_passed: Mapped[bool | None]
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(sa.String(80))
+    amendments_count: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (
+        sa.UniqueConstraint("registration_id", "section"),
+        sa.CheckConstraint("(score is null) != (passed is null)", name="one_value"),
+    )
+
+
+class ResultAmendment(Base):
+    """A correction to a recorded result: the new value, the one it replaced, who, when, why."""
+
+    __tablename__ = "result_amendments"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    result_id: Mapped[str] = mapped_column(sa.ForeignKey("results.id"), index=True)
+    score: Mapped[Decimal | None] = mapped_column(ScoreColumn)
+    passed: Mapped[bool | None]
+    previous_score: Mapped[Decimal | None] = mapped_column(ScoreColumn)
+    previous_passed: Mapped[bool | None]
+    reason: Mapped[str] = mapped_column(sa.Text)
+    amended_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    amended_by: Mapped[str] = mapped_column(sa.String(80))
+
+
+class Outcome(Base):
+    """How one registration fared against one target certificate's own pass marks."""
+
+    __tablename__ = "outcomes"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    session_id: Mapped[str] = mapped_column(sa.ForeignKey("exam_sessions.id"), index=True)
+    registration_id: Mapped[str] = mapped_column(sa.ForeignKey("registrations.id"))
+    certificate: Mapped[str] = mapped_column(sa.String(32))
+    department_code: Mapped[str] = mapped_column(sa.String(32))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    failed_sections: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    exemptions: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    issuance_request_id: Mapped[str | None] = mapped_column(sa.String(40))
+    evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        sa.UniqueConstraint("registration_id", "certificate"),
+        sa.CheckConstraint("status in ('qualified', 'not_qualified', 'absent')", name="status"),
+    )

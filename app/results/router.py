@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Path, Request
+
+from app.auth import AdminOrCentre
+from app.db import DatabaseDep
+from app.errors import PayloadTooLarge, problem_responses
+from app.pagination import Page, Paging
+from app.results import service
+from app.results.schemas import (
+    MAX_RESULT_BATCH,
+    AmendmentIn,
+    AmendmentOut,
+    FinaliseSummary,
+    OutcomeOut,
+    RecordSummary,
+    RegistrationDetail,
+    ResultBatch,
+    ResultOut,
+    outcome_out,
+)
+from app.schemas import Code
+from app.sessions import registrations
+
+router = APIRouter(tags=["results and outcomes"], responses=problem_responses(401, 403, 404))
+
+
+@router.post(
+    "/v1/sessions/{session_id}/results",
+    response_model=RecordSummary,
+    responses=problem_responses(409, 413, 422),
+)
+def record_results(
+    session_id: str, data: ResultBatch, database: DatabaseDep, principal: AdminOrCentre
+) -> RecordSummary:
+    """Record up to 5,000 results, all or nothing. Any invalid row is a 422 listing every bad
+    row; any row contradicting a stored result is a 409 listing them; in both cases nothing is
+    written. Re-sending an identical row counts as ``unchanged``. Only while ``scheduled``."""
+    if len(data.results) > MAX_RESULT_BATCH:
+        raise PayloadTooLarge(f"At most {MAX_RESULT_BATCH} results per request.")
+    with database.write() as db:
+        return service.record(db=db, session_id=session_id, principal=principal, rows=data.results)
+
+
+@router.post(
+    "/v1/registrations/{registration_id}/results/{section}/amendments",
+    status_code=201,
+    response_model=AmendmentOut,
+    responses=problem_responses(409, 422),
+)
+def amend_result(
+    registration_id: str,
+    data: AmendmentIn,
+    request: Request,
+    database: DatabaseDep,
+    principal: AdminOrCentre,
+    section: Code = Path(),
+) -> AmendmentOut:
+    """Correct a recorded result, with a reason. The original and every amendment stay
+    readable. After finalisation the registration is re-evaluated: a newly qualified
+    certificate gets an issuance request, one no longer qualified has its request cancelled."""
+    with database.write() as db:
+        amendment = service.amend(
+            db=db,
+            vault=request.app.state.vault,
+            registration_id=registration_id,
+            section=section,
+            principal=principal,
+            data=data,
+        )
+        return AmendmentOut(section=section, **_amendment_fields(amendment))
+
+
+def _amendment_fields(a) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    return {
+        "id": a.id,
+        "score": a.score,
+        "passed": a.passed,
+        "previous_score": a.previous_score,
+        "previous_passed": a.previous_passed,
+        "reason": a.reason,
+        "amended_at": a.amended_at,
+        "amended_by": a.amended_by,
+    }
+
+
+@router.post(
+    "/v1/sessions/{session_id}/finalise",
+    response_model=FinaliseSummary,
+    responses=problem_responses(409),
+)
+def finalise_session(
+    session_id: str, request: Request, database: DatabaseDep, principal: AdminOrCentre
+) -> FinaliseSummary:
+    """Evaluate every candidate against each target certificate's own pass marks and create one
+    issuance request per qualified certificate, in one transaction with the status change.
+    409 lists the missing results if any present candidate lacks one. Calling it again returns
+    the same summary and creates nothing."""
+    with database.write() as db:
+        return service.finalise(
+            db=db, vault=request.app.state.vault, session_id=session_id, principal=principal
+        )
+
+
+@router.get("/v1/sessions/{session_id}/outcomes", response_model=Page[OutcomeOut])
+def list_outcomes(
+    session_id: str, database: DatabaseDep, principal: AdminOrCentre, page: Paging
+) -> Page[OutcomeOut]:
+    with database.read() as db:
+        rows, cursor = service.outcomes_for(
+            db=db, session_id=session_id, principal=principal, page=page
+        )
+        return Page(items=[outcome_out(o) for o in rows], next_cursor=cursor)
+
+
+@router.get("/v1/registrations/{registration_id}", response_model=RegistrationDetail)
+def get_registration(
+    registration_id: str, database: DatabaseDep, principal: AdminOrCentre
+) -> RegistrationDetail:
+    """A registration with its results (each with its amendments) and its outcomes."""
+    with database.read() as db:
+        registration, _ = registrations.get_for(
+            db=db, registration_id=registration_id, principal=principal
+        )
+        results, amendments = service.results_of(db, registration.id)
+        return RegistrationDetail(
+            **registrations.registration_out(registration).model_dump(),
+            results=[
+                ResultOut(
+                    section=r.section,
+                    score=r.score,
+                    passed=r.passed,
+                    original_score=r.original_score,
+                    original_passed=r.original_passed,
+                    recorded_at=r.recorded_at,
+                    recorded_by=r.recorded_by,
+                    amendments=[
+                        AmendmentOut(section=r.section, **_amendment_fields(a))
+                        for a in amendments[r.id]
+                    ],
+                )
+                for r in results
+            ],
+            outcomes=[outcome_out(o) for o in service.outcomes_of(db, registration.id)],
+        )

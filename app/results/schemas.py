@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, WithJsonSchema, model_validator
+
+from app.schemas import Code, Score, StrictModel, Text
+from app.sessions.schemas import ExemptionOut, RegistrationOut
+
+MAX_RESULT_BATCH = 5000
+RegistrationId = Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class ResultIn(StrictModel):
+    registration_id: RegistrationId
+    section: Code
+    score: Score | None = Field(
+        None, description="scored sections: 0..max_score, one decimal at most"
+    )
+    passed: bool | None = Field(None, description="pass_fail sections")
+
+    @model_validator(mode="after")
+    def _one_value(self) -> ResultIn:
+        if (self.score is None) == (self.passed is None):
+            raise ValueError(
+                "give exactly one of score (scored sections) or passed (pass_fail sections)"
+            )
+        return self
+
+
+class ResultBatch(StrictModel):
+    results: Annotated[
+        list[ResultIn],
+        WithJsonSchema(
+            {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/ResultIn"},
+                "description": f"up to {MAX_RESULT_BATCH} rows (more is 413); all or nothing",
+            }
+        ),
+    ]
+
+
+class RecordSummary(BaseModel):
+    created: int
+    unchanged: int
+
+
+class AmendmentIn(StrictModel):
+    score: Score | None = None
+    passed: bool | None = None
+    reason: Text
+
+    @model_validator(mode="after")
+    def _one_value(self) -> AmendmentIn:
+        if (self.score is None) == (self.passed is None):
+            raise ValueError("give exactly one of score or passed")
+        return self
+
+
+class AmendmentOut(BaseModel):
+    id: str
+    section: str
+    score: Score | None
+    passed: bool | None
+    previous_score: Score | None
+    previous_passed: bool | None
+    reason: str
+    amended_at: datetime
+    amended_by: str
+
+
+class ResultOut(BaseModel):
+    section: str
+    score: Score | None = Field(description="the current value")
+    passed: bool | None
+    original_score: Score | None = Field(description="as first recorded")
+    original_passed: bool | None
+    recorded_at: datetime
+    recorded_by: str
+    amendments: list[AmendmentOut]
+
+
+class FailedSection(BaseModel):
+    section: str
+    score: Score | None
+    passed: bool | None
+    pass_score: Score | None
+    missing: bool = False
+
+
+class OutcomeOut(BaseModel):
+    registration_id: str
+    certificate: str
+    department: str
+    status: Literal["qualified", "not_qualified", "absent"]
+    failed_sections: list[str] = Field(
+        description="codes of the sections not passed at this certificate's marks"
+    )
+    failures: list[FailedSection] = Field(
+        description="each failed section with the score and the mark it missed"
+    )
+    exemptions: list[ExemptionOut]
+    issuance_request_id: str | None
+
+
+class RegistrationDetail(RegistrationOut):
+    results: list[ResultOut]
+    outcomes: list[OutcomeOut]
+
+
+class FinaliseSummary(BaseModel):
+    status: Literal["finalised"]
+    registrations: int = Field(description="registrations in the session")
+    qualified: int = Field(description="(registration, certificate) pairs qualified")
+    not_qualified: int = Field(description="(registration, certificate) pairs not qualified")
+    absent: int = Field(description="registrations marked absent")
+    issuance_requests: int = Field(description="issuance requests not cancelled")
+
+
+def outcome_out(row: Any) -> OutcomeOut:
+    return OutcomeOut(
+        registration_id=row.registration_id,
+        certificate=row.certificate,
+        department=row.department_code,
+        status=row.status,
+        failed_sections=[f["section"] for f in row.failed_sections],
+        failures=[FailedSection.model_validate(f) for f in row.failed_sections],
+        exemptions=[ExemptionOut.model_validate(e) for e in row.exemptions],
+        issuance_request_id=row.issuance_request_id,
+    )
