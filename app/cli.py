@@ -54,6 +54,34 @@ def serve() -> None:
 
 
 @cli.command()
+def worker() -> None:
+    """Run a standalone delivery worker (any number may share one PostgreSQL). Stops cleanly on
+    SIGTERM or Ctrl-C: in-flight attempts finish and are recorded."""
+    import signal
+
+    from app.crypto import load_vault
+    from app.delivery.worker import DeliveryWorker
+    from app.logs import configure_logging
+    from app.metrics import Metrics
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    database = _database(settings)
+    try:
+        vault = load_vault(settings)
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    delivery = DeliveryWorker(database=database, vault=vault, settings=settings, metrics=Metrics())
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: delivery.request_stop())
+    delivery.start()
+    delivery.wait()
+    delivery.stop()
+    database.dispose()
+
+
+@cli.command()
 def migrate() -> None:
     """Upgrade the configured database to the latest schema (Alembic ``upgrade head``)."""
     from app.migrate import head_revision, upgrade

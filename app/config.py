@@ -88,11 +88,11 @@ class Settings(BaseSettings):
     def lease_seconds(self) -> float:
         """How long a claimed delivery stays locked to one worker.
 
-        An attempt lasts at most about twice the timeout (connect, then the response), so the
-        lease outlives any attempt and a second worker can only take a row over once the first
-        has certainly given up on it.
+        An attempt lasts at most four timeouts (connect, send, response headers, first body
+        bytes are each bounded by the timeout), so the lease outlives any attempt and another
+        worker can only take an event over once the first has certainly given up on it.
         """
-        return 2 * self.delivery_timeout + self.delivery_lease_margin
+        return 4 * self.delivery_timeout + self.delivery_lease_margin
 
 
 def load_settings() -> Settings:

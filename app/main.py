@@ -6,22 +6,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from sqlalchemy import event
 
 from app.audit.router import router as audit_router
 from app.auth import hash_key
+from app.candidates.router import router as candidates_router
 from app.catalogue.router import router as catalogue_router
 from app.centres.router import router as centres_router
 from app.config import Settings, load_settings
 from app.crypto import load_vault
 from app.db import Database
+from app.delivery.router import router as delivery_router
+from app.delivery.worker import DeliveryWorker
 from app.departments.router import router as departments_router
 from app.errors import document_problems_as_problem_json, install_error_handlers
 from app.issuance.router import router as issuance_router
 from app.keys.router import router as keys_router
 from app.logs import configure_logging
-from app.metrics import Metrics, count_statement
+from app.metrics import DeliveryQueueCollector, Metrics, count_statement
 from app.middleware import RequestContextMiddleware
 from app.migrate import head_revision
 from app.models import load_all_models
@@ -49,11 +53,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     vault = load_vault(settings)
     metrics = Metrics()
 
+    metrics.registry.register(DeliveryQueueCollector(database))
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if settings.worker == "embedded":
+            worker = DeliveryWorker(
+                database=database, vault=vault, settings=settings, metrics=metrics
+            )
+            worker.start()
+        app.state.worker = worker
         try:
             yield
         finally:
+            if worker is not None:
+                await anyio.to_thread.run_sync(worker.stop)
             database.dispose()
 
     app = FastAPI(
@@ -85,6 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         results_router,
         issuance_router,
         audit_router,
+        candidates_router,
+        delivery_router,
     ):
         app.include_router(router)
 

@@ -113,3 +113,94 @@ def registration(
 
 def adult(serial: int, born: date = date(1990, 5, 17)) -> str:
     return id_number(born, serial)
+
+
+def passing_results(
+    registrations: list[dict[str, Any]], scores: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """A result for every section each registration sits: pass/fail sections passed, scored
+    sections 95 unless ``scores`` says otherwise."""
+    catalogue = reference_catalogue()
+    scoring = {s["code"]: s["scoring"] for s in catalogue["sections"]}
+    rows = []
+    for reg in registrations:
+        for section in reg["required_sections"]:
+            value = (scores or {}).get(section)
+            if scoring[section] == "pass_fail":
+                rows.append(
+                    {
+                        "registration_id": reg["id"],
+                        "section": section,
+                        "passed": True if value is None else value,
+                    }
+                )
+            else:
+                rows.append(
+                    {
+                        "registration_id": reg["id"],
+                        "section": section,
+                        "score": 95 if value is None else value,
+                    }
+                )
+    return rows
+
+
+def qualify(
+    client: Any, world: World, people: list[tuple[str, list[str]]], capacity: int | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """Schedule a session, register these (id number, targets), pass them all, finalise."""
+    certificates = sorted({t for _, targets in people for t in targets})
+    s = schedule_session(
+        client, world.centre_a, certificates, capacity=capacity or max(len(people), 1)
+    )
+    regs: list[dict[str, Any]] = []
+    for i in range(0, len(people), 1000):
+        rows = [registration(number, targets) for number, targets in people[i : i + 1000]]
+        r = client.post(
+            f"/v1/sessions/{s['id']}/registrations:batch",
+            headers=world.centre_a,
+            json={"registrations": rows},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["created"] == len(rows), r.json()["items"][:3]
+        regs += [item["registration"] for item in r.json()["items"]]
+    results = passing_results(regs)
+    for i in range(0, len(results), 5000):
+        r = client.post(
+            f"/v1/sessions/{s['id']}/results",
+            headers=world.centre_a,
+            json={"results": results[i : i + 5000]},
+        )
+        assert r.status_code == 200, r.text
+    r = client.post(f"/v1/sessions/{s['id']}/finalise", headers=world.centre_a)
+    assert r.status_code == 200, r.text
+    return s["id"], regs
+
+
+def oneexam_env(database_url: str, **settings: Any) -> dict[str, str]:
+    """Environment for an ``oneexam`` subprocess on this test database."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEEXAM_")}
+    env.update(
+        {
+            "ONEEXAM_DATABASE_URL": database_url,
+            "ONEEXAM_ADMIN_KEY": ADMIN_KEY,
+            "ONEEXAM_PII_KEY": TEST_PII_KEY,
+            "ONEEXAM_LOG_LEVEL": "WARNING",
+        }
+    )
+    env.update({f"ONEEXAM_{k.upper()}": str(v) for k, v in settings.items()})
+    return env
+
+
+def spawn_oneexam(*args: str, env: dict[str, str]) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )

@@ -19,3 +19,24 @@ class Candidate(Base):
     id_number_masked: Mapped[str] = mapped_column(sa.String(18))
     birth_date: Mapped[date] = mapped_column(sa.Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CandidateCertificate(Base):
+    """A certificate issued through oneexam (a department's ``issued`` decision): part of the
+    person's verified cross-department record, counted as held in later registrations."""
+
+    __tablename__ = "candidate_certificates"
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    candidate_id: Mapped[str] = mapped_column(sa.ForeignKey("candidates.id"), index=True)
+    certificate: Mapped[str] = mapped_column(sa.String(32))
+    department_code: Mapped[str] = mapped_column(sa.ForeignKey("departments.code"))
+    number: Mapped[str] = mapped_column(sa.String(64))
+    issued_on: Mapped[date] = mapped_column(sa.Date)
+    valid_until: Mapped[date | None] = mapped_column(sa.Date)
+    issuance_request_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("issuance_requests.id"), unique=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Set when a later re-evaluation cancelled the request it was issued on."""

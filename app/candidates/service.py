@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.candidates.models import Candidate
+from app.candidates.models import Candidate, CandidateCertificate
 from app.crypto import Vault
 from app.db import insert_ignoring_conflicts, new_id, utcnow
-from app.rules import birth_date_of, mask_id_number
+from app.rules import HeldCertificate, birth_date_of, mask_id_number
 
 ID_NUMBER_CONTEXT = "national-id-number"
 
@@ -62,3 +63,43 @@ def ensure_candidates(
         )
         found.update(find_by_index(db=db, indexes=missing))
     return found
+
+
+def verified_held(*, db: Session, candidate_ids: Iterable[str]) -> dict[str, list[HeldCertificate]]:
+    """Each person's certificates issued through oneexam (not revoked), as held and verified."""
+    wanted = list(set(candidate_ids))
+    out: dict[str, list[HeldCertificate]] = {}
+    if not wanted:
+        return out
+    rows = db.scalars(
+        sa.select(CandidateCertificate).where(
+            CandidateCertificate.candidate_id.in_(wanted), CandidateCertificate.revoked_at.is_(None)
+        )
+    )
+    for c in rows:
+        out.setdefault(c.candidate_id, []).append(
+            HeldCertificate(c.certificate, c.number, c.valid_until, verified=True)
+        )
+    return out
+
+
+def certificates_of(*, db: Session, candidate_id: str) -> list[CandidateCertificate]:
+    return list(
+        db.scalars(
+            sa.select(CandidateCertificate)
+            .where(CandidateCertificate.candidate_id == candidate_id)
+            .order_by(CandidateCertificate.issued_on, CandidateCertificate.id)
+        )
+    )
+
+
+def revoke_certificate(*, db: Session, request_id: str, now: datetime) -> None:
+    """The request a certificate was issued on has been cancelled: it no longer counts."""
+    db.execute(
+        sa.update(CandidateCertificate)
+        .where(
+            CandidateCertificate.issuance_request_id == request_id,
+            CandidateCertificate.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )

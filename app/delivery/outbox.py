@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -23,8 +23,10 @@ def event_values(
     body: bytes,
     now: datetime,
     status: str = "pending",
+    delay: float = 0.0,
 ) -> dict[str, Any]:
-    """Column values for a new event, its body sealed."""
+    """Column values for a new event, its body sealed; first attempt ``delay`` seconds from now
+    (the first entry of the retry schedule)."""
     return {
         "id": new_id("msg"),
         "request_id": request_id,
@@ -34,7 +36,7 @@ def event_values(
         "body_encrypted": vault.encrypt(body, context=BODY_CONTEXT),
         "attempts": 0,
         "failures": 0,
-        "next_attempt_at": now,
+        "next_attempt_at": now + timedelta(seconds=delay),
         "lease_version": 0,
         "created_at": now,
     }

@@ -2,21 +2,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 
-from app.auth import AnyRole
-from app.db import DatabaseDep
+from app.auth import AnyRole, DepartmentOnly
+from app.catalogue import service as catalogue_service
+from app.db import DatabaseDep, utcnow
 from app.errors import problem_responses
 from app.issuance import service
 from app.issuance.models import IssuanceRequest
 from app.issuance.schemas import (
     AttemptOut,
+    DecisionIn,
     DecisionOut,
     IssuanceRequestDetail,
     IssuanceRequestOut,
     RequestStatus,
 )
 from app.pagination import Page, Paging
+from app.sessions.models import ExamSession
 
 router = APIRouter(
     prefix="/v1/issuance-requests", tags=["issuance"], responses=problem_responses(401, 403)
@@ -71,33 +75,90 @@ def get_issuance_request(
     """One request with every delivery attempt and the department's decision."""
     with database.read() as db:
         r = service.get_for(db=db, principal=principal, request_id=request_id)
-        payload = service.payloads(db, request.app.state.vault, principal, [r]).get(r.id, {})
-        attempts = [
-            AttemptOut(
-                attempt=a.attempt,
-                event=d.event_type,
-                webhook_id=d.id,
-                at=a.started_at,
-                status_code=a.status_code,
-                error=a.error,
-                duration_ms=a.duration_ms,
-                outcome=a.outcome,
-            )
-            for d, a in service.attempts_of(db, r.id)
-        ]
-        decision = None
-        if r.decision is not None and r.decided_at is not None:
-            decision = DecisionOut(
-                decision=r.decision,  # type: ignore[arg-type]
-                certificate_number=r.certificate_number,
-                issued_on=r.issued_on,
-                valid_until=r.valid_until,
-                reason=r.rejection_reason,
-                decided_at=r.decided_at,
-            )
-        return IssuanceRequestDetail(
-            **request_out(r, payload).model_dump(),
-            attempts=attempts,
-            decision=decision,
-            cancel_reason=r.cancel_reason,
+        return request_detail(db, request.app.state.vault, principal, r)
+
+
+def request_detail(db, vault, principal, r: IssuanceRequest) -> IssuanceRequestDetail:  # type: ignore[no-untyped-def]
+    payload = service.payloads(db, vault, principal, [r]).get(r.id, {})
+    attempts = [
+        AttemptOut(
+            attempt=a.attempt,
+            event=d.event_type,
+            webhook_id=d.id,
+            at=a.started_at,
+            status_code=a.status_code,
+            error=a.error,
+            duration_ms=a.duration_ms,
+            outcome=a.outcome,
         )
+        for d, a in service.attempts_of(db, r.id)
+    ]
+    decision = None
+    if r.decision is not None and r.decided_at is not None:
+        decision = DecisionOut(
+            decision=r.decision,  # type: ignore[arg-type]
+            certificate_number=r.certificate_number,
+            issued_on=r.issued_on,
+            valid_until=r.valid_until,
+            reason=r.rejection_reason,
+            decided_at=r.decided_at,
+        )
+    return IssuanceRequestDetail(
+        **request_out(r, payload).model_dump(),
+        attempts=attempts,
+        decision=decision,
+        cancel_reason=r.cancel_reason,
+    )
+
+
+@router.post(
+    "/{request_id}/decision",
+    response_model=IssuanceRequestDetail,
+    responses=problem_responses(404, 409, 422),
+)
+def decide(
+    request_id: str,
+    data: DecisionIn,
+    request: Request,
+    database: DatabaseDep,
+    principal: DepartmentOnly,
+) -> IssuanceRequestDetail:
+    """The addressed department's answer: ``issued`` (the certificate joins the person's
+    verified record) or ``rejected``. The same decision again is a no-op; a different one, or a
+    decision on a cancelled request, is 409."""
+    with database.write() as db:
+        current = service.get_for(db=db, principal=principal, request_id=request_id)
+        catalogue = catalogue_service.load(
+            db=db, version=_catalogue_version(db, current.session_id)
+        )
+        validity = catalogue.certificates[current.certificate].validity_years
+        r = service.decide(
+            db=db,
+            principal=principal,
+            request_id=request_id,
+            data=data,
+            catalogue_validity=validity,
+        )
+        return request_detail(db, request.app.state.vault, principal, r)
+
+
+def _catalogue_version(db, session_id: str) -> int:  # type: ignore[no-untyped-def]
+    return int(
+        db.scalar(sa.select(ExamSession.catalogue_version).where(ExamSession.id == session_id))
+    )
+
+
+@router.post(
+    "/{request_id}/redeliver",
+    status_code=202,
+    response_model=IssuanceRequestDetail,
+    responses=problem_responses(404, 409),
+)
+def redeliver(
+    request_id: str, request: Request, database: DatabaseDep, principal: AnyRole
+) -> IssuanceRequestDetail:
+    """Queue a failed (or delivered) request again; it is sent under its original
+    ``webhook-id``. For an admin or the centre that ran the session."""
+    with database.write() as db:
+        r = service.redeliver(db=db, principal=principal, request_id=request_id, now=utcnow())
+        return request_detail(db, request.app.state.vault, principal, r)

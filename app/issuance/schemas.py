@@ -3,7 +3,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+
+from app.schemas import StrictModel, Text
+from app.sessions.schemas import CertificateNumber, IdNumber
 
 RequestStatus = Literal["pending", "delivered", "issued", "rejected", "failed", "cancelled"]
 
@@ -46,3 +49,54 @@ class IssuanceRequestDetail(IssuanceRequestOut):
     attempts: list[AttemptOut]
     decision: DecisionOut | None
     cancel_reason: str | None
+
+
+class DecisionIn(StrictModel):
+    """``issued`` with the certificate number and dates, or ``rejected`` with a reason."""
+
+    decision: Literal["issued", "rejected"]
+    certificate_number: CertificateNumber | None = None
+    issued_on: date | None = None
+    valid_until: date | None = Field(
+        None, description="default: issued_on plus the certificate's validity; none if lifelong"
+    )
+    reason: Text | None = None
+
+    @model_validator(mode="after")
+    def _fields_fit_the_decision(self) -> DecisionIn:
+        if self.decision == "issued":
+            if self.certificate_number is None or self.issued_on is None:
+                raise ValueError("an issued decision needs certificate_number and issued_on")
+            if self.reason is not None:
+                raise ValueError("an issued decision has no reason")
+            if self.valid_until is not None and self.valid_until < self.issued_on:
+                raise ValueError("valid_until is before issued_on")
+        else:
+            if self.reason is None:
+                raise ValueError("a rejection needs a reason")
+            if self.certificate_number or self.issued_on or self.valid_until:
+                raise ValueError("a rejection carries no certificate number or dates")
+        return self
+
+
+class RecoverIn(StrictModel):
+    since: AwareDatetime = Field(description="queue again the failed events created since then")
+
+
+class RecoverOut(BaseModel):
+    department: str
+    requeued: int
+
+
+class CertificateSearch(StrictModel):
+    id_number: IdNumber
+
+
+class CandidateCertificateOut(BaseModel):
+    certificate: str
+    department: str
+    number: str
+    issued_on: date
+    valid_until: date | None
+    issuance_request_id: str
+    status: Literal["valid", "expired", "revoked"]

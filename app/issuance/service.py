@@ -6,22 +6,27 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app import rules
+from app.audit import service as audit
 from app.auth import Principal
+from app.candidates import service as candidates_service
+from app.candidates.models import CandidateCertificate
 from app.candidates.service import reveal_id_number
 from app.crypto import Vault
-from app.db import bulk_insert, new_id
+from app.db import bulk_insert, new_id, utcnow
 from app.delivery import outbox
+from app.delivery import service as delivery_service
 from app.delivery.models import Delivery, DeliveryAttempt
-from app.errors import Forbidden, NotFound
+from app.errors import Conflict, Forbidden, NotFound
 from app.issuance import payload
 from app.issuance.models import IssuanceRequest
+from app.issuance.schemas import DecisionIn
 from app.pagination import PageParams, fetch_page
 from app.sessions.models import ExamSession
 
@@ -55,6 +60,7 @@ def create_requests(
     catalogue: rules.Catalogue,
     qualified: Sequence[Qualified],
     now: datetime,
+    first_delay: float = 0.0,
 ) -> dict[tuple[str, str], str]:
     """One request and its ``issuance.requested`` event per qualified pair, inserted in bulk.
     Returns the request id for each (registration id, certificate)."""
@@ -104,6 +110,7 @@ def create_requests(
                 event_type=payload.REQUESTED,
                 body=payload.event_body(payload.REQUESTED, now, data),
                 now=now,
+                delay=first_delay,
             )
         )
         ids[(q.sitter.registration_id, certificate.code)] = request_id
@@ -114,7 +121,13 @@ def create_requests(
 
 
 def cancel(
-    db: Session, vault: Vault, *, request: IssuanceRequest, reason: str, now: datetime
+    db: Session,
+    vault: Vault,
+    *,
+    request: IssuanceRequest,
+    reason: str,
+    now: datetime,
+    first_delay: float = 0.0,
 ) -> None:
     """Withdraw a request. The department hears of it only if it was told of the request:
 
@@ -124,6 +137,8 @@ def cancel(
     - it is in flight right now: the ``issuance.cancelled`` event is queued *held*, and the
       worker releases it only if that attempt succeeds (or drops both if it fails).
     """
+    if request.status == "issued":
+        candidates_service.revoke_certificate(db=db, request_id=request.id, now=now)
     request.status = "cancelled"
     request.cancelled_at = now
     request.cancel_reason = reason
@@ -159,6 +174,7 @@ def cancel(
                 body=body,
                 now=now,
                 status=status,
+                delay=first_delay,
             )
         ],
     )
@@ -244,3 +260,136 @@ def attempts_of(db: Session, request_id: str) -> list[tuple[Delivery, DeliveryAt
         .order_by(DeliveryAttempt.started_at, DeliveryAttempt.attempt)
     )
     return [(d, a) for d, a in db.execute(stmt)]
+
+
+def decide(
+    *,
+    db: Session,
+    principal: Principal,
+    request_id: str,
+    data: DecisionIn,
+    catalogue_validity: int | None,
+) -> IssuanceRequest:
+    """Record the department's decision. The same decision again changes nothing; a different
+    one, or any decision on a cancelled request, is a conflict. An issued certificate joins the
+    person's verified record."""
+    request = get_for(db=db, principal=principal, request_id=request_id, lock=True)
+    require_department(principal, request)
+    if request.status == "cancelled":
+        raise Conflict("The request was cancelled; it takes no decision.")
+    if request.decision is not None:
+        if _same_decision(request, data, catalogue_validity):
+            return request
+        raise Conflict(
+            f"The request was already decided ({request.decision}); a different decision is refused."
+        )
+    now = utcnow()
+    request.decision = data.decision
+    request.decided_at = now
+    request.decided_by = principal.actor
+    request.status = data.decision
+    request.updated_at = now
+    if data.decision == "issued":
+        assert data.certificate_number is not None and data.issued_on is not None
+        request.certificate_number = data.certificate_number
+        request.issued_on = data.issued_on
+        request.valid_until = data.valid_until or _expiry(data.issued_on, catalogue_validity)
+        db.add(
+            CandidateCertificate(
+                id=new_id("cc"),
+                candidate_id=request.candidate_id,
+                certificate=request.certificate,
+                department_code=request.department_code,
+                number=data.certificate_number,
+                issued_on=data.issued_on,
+                valid_until=request.valid_until,
+                issuance_request_id=request.id,
+                created_at=now,
+            )
+        )
+    else:
+        request.rejection_reason = data.reason
+    # A pull-only department decided before any push: there is nothing left to deliver.
+    db.execute(
+        sa.update(Delivery)
+        .where(
+            Delivery.request_id == request.id,
+            Delivery.event_type == payload.REQUESTED,
+            Delivery.status == "pending",
+            sa.or_(Delivery.locked_until.is_(None), Delivery.locked_until < now),
+        )
+        .values(status="cancelled", last_error="decided before it was delivered")
+    )
+    db.flush()
+    audit.append(
+        db,
+        actor=principal.actor,
+        action="issuance.decided",
+        subject=request.id,
+        after={
+            "decision": data.decision,
+            "certificate_number": data.certificate_number,
+            "issued_on": data.issued_on,
+            "valid_until": request.valid_until,
+            "reason": data.reason,
+        },
+    )
+    return request
+
+
+def _expiry(issued_on: date, validity_years: int | None) -> date | None:
+    if validity_years is None:
+        return None
+    try:
+        return issued_on.replace(year=issued_on.year + validity_years) - timedelta(days=1)
+    except ValueError:  # 29 February
+        return issued_on.replace(year=issued_on.year + validity_years, day=28)
+
+
+def _same_decision(request: IssuanceRequest, data: DecisionIn, validity: int | None) -> bool:
+    if request.decision != data.decision:
+        return False
+    if data.decision == "rejected":
+        return request.rejection_reason == data.reason
+    assert data.issued_on is not None
+    valid_until = data.valid_until or _expiry(data.issued_on, validity)
+    return (request.certificate_number, request.issued_on, request.valid_until) == (
+        data.certificate_number,
+        data.issued_on,
+        valid_until,
+    )
+
+
+def redeliver(
+    *, db: Session, principal: Principal, request_id: str, now: datetime
+) -> IssuanceRequest:
+    """Queue a failed (or delivered) request's events again under their original webhook-ids."""
+    request = get_for(db=db, principal=principal, request_id=request_id, lock=True)
+    if principal.role == "department":
+        raise Forbidden("Redelivery is for an admin or the centre that ran the session.")
+    if request.status not in ("failed", "delivered"):
+        raise Conflict(
+            f"The request is {request.status}; only failed or delivered requests are redelivered."
+        )
+    events = db.scalars(
+        sa.select(Delivery).where(
+            Delivery.request_id == request.id, Delivery.status.in_(("failed", "delivered"))
+        )
+    ).all()
+    delivery_service.requeue(db, events, now)
+    db.flush()
+    return request
+
+
+def recover(*, db: Session, department: str, since: datetime, now: datetime) -> int:
+    """Queue again every failed event of a department created since a moment."""
+    events = db.scalars(
+        sa.select(Delivery).where(
+            Delivery.department_code == department,
+            Delivery.status == "failed",
+            Delivery.created_at >= since,
+        )
+    ).all()
+    count = delivery_service.requeue(db, events, now)
+    db.flush()
+    return count

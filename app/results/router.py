@@ -67,6 +67,7 @@ def amend_result(
             section=section,
             principal=principal,
             data=data,
+            first_delay=request.app.state.settings.retry_schedule[0],
         )
         return AmendmentOut(section=section, **_amendment_fields(amendment))
 
@@ -98,7 +99,11 @@ def finalise_session(
     the same summary and creates nothing."""
     with database.write() as db:
         return service.finalise(
-            db=db, vault=request.app.state.vault, session_id=session_id, principal=principal
+            db=db,
+            vault=request.app.state.vault,
+            session_id=session_id,
+            principal=principal,
+            first_delay=request.app.state.settings.retry_schedule[0],
         )
 
 

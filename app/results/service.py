@@ -193,6 +193,7 @@ def amend(
     section: str,
     principal: Principal,
     data: AmendmentIn,
+    first_delay: float = 0.0,
 ) -> ResultAmendment:
     registration, session = registrations_service.get_for(
         db=db, registration_id=registration_id, principal=principal, lock_session=True
@@ -245,7 +246,13 @@ def amend(
     after: dict[str, Any] = {"value": _value(data.score, data.passed), "reason": data.reason}
     if session.status == "finalised":
         after["reevaluation"] = reevaluate(
-            db, vault, session=session, registration=registration, catalogue=catalogue, now=now
+            db,
+            vault,
+            session=session,
+            registration=registration,
+            catalogue=catalogue,
+            now=now,
+            first_delay=first_delay,
         )
     audit.append(
         db,
@@ -283,7 +290,7 @@ def _outcome_values(outcome: rules.Outcome) -> dict[str, Any]:
 
 
 def finalise(
-    *, db: Session, vault: Vault, session_id: str, principal: Principal
+    *, db: Session, vault: Vault, session_id: str, principal: Principal, first_delay: float = 0.0
 ) -> FinaliseSummary:
     """Evaluate every registration and write outcomes and issuance requests (with their outbox
     events) in this one transaction. Again on a finalised session: the same summary, no writes."""
@@ -362,7 +369,13 @@ def finalise(
                 )
                 qualified.append(issuance.Qualified(sitter, plan.target(outcome.certificate), mine))
     request_ids = issuance.create_requests(
-        db, vault, session=session, catalogue=catalogue, qualified=qualified, now=now
+        db,
+        vault,
+        session=session,
+        catalogue=catalogue,
+        qualified=qualified,
+        now=now,
+        first_delay=first_delay,
     )
     for row in outcome_rows:
         row["issuance_request_id"] = request_ids.get((row["registration_id"], row["certificate"]))
@@ -419,6 +432,7 @@ def reevaluate(
     registration: Registration,
     catalogue: rules.Catalogue,
     now: datetime,
+    first_delay: float = 0.0,
 ) -> dict[str, list[str]]:
     """After an amendment on a finalised session: new requests for newly qualified
     certificates, cancellations for those no longer qualified; the others stay untouched."""
@@ -465,7 +479,13 @@ def reevaluate(
                 revision=revisions[outcome.certificate] + 1,
             )
             ids = issuance.create_requests(
-                db, vault, session=session, catalogue=catalogue, qualified=[new], now=now
+                db,
+                vault,
+                session=session,
+                catalogue=catalogue,
+                qualified=[new],
+                now=now,
+                first_delay=first_delay,
             )
             row.issuance_request_id = ids[(registration.id, outcome.certificate)]
             changes["requested"].append(row.issuance_request_id)
@@ -477,6 +497,7 @@ def reevaluate(
                 request=current,
                 reason=f"no longer qualified after an amendment (failed: {failed})",
                 now=now,
+                first_delay=first_delay,
             )
             row.issuance_request_id = None
             changes["cancelled"].append(current.id)

@@ -87,6 +87,9 @@ def register(
     }
     people = candidates_service.find_by_index(db=db, indexes=index_of.values())
     already = _registered_here(db, session.id, [p.id for p in people.values()])
+    verified = candidates_service.verified_held(
+        db=db, candidate_ids=[p.id for p in people.values()]
+    )
 
     accepted: list[tuple[int, RegistrationCreate, rules.Plan, list[HeldOut]]] = []
     seats_left = session.capacity - session.seats_taken
@@ -99,7 +102,9 @@ def register(
                 i, 409, problem=Conflict("The candidate is already registered in this session.")
             )
             continue
-        plan, held = _plan_for(catalogue, session, row)
+        plan, held = _plan_for(
+            catalogue, session, row, verified.get(person.id, []) if person else []
+        )
         problem = _ineligibility(session, row, plan)
         if problem is not None:
             outcomes[i] = RowOutcome(i, 422, problem=problem)
@@ -128,14 +133,22 @@ def _registered_here(db: Session, session_id: str, candidate_ids: list[str]) -> 
     return set(db.scalars(stmt))
 
 
-def held_certificates(held: Sequence[HeldIn]) -> list[rules.HeldCertificate]:
-    return [rules.HeldCertificate(h.certificate, h.number, h.valid_until) for h in held]
+def held_certificates(
+    declared: Sequence[HeldIn], verified: Sequence[rules.HeldCertificate] = ()
+) -> list[rules.HeldCertificate]:
+    """What the candidate declared, plus what oneexam itself recorded as issued to them."""
+    return [rules.HeldCertificate(h.certificate, h.number, h.valid_until) for h in declared] + list(
+        verified
+    )
 
 
 def _plan_for(
-    catalogue: rules.Catalogue, session: ExamSession, row: RegistrationCreate
+    catalogue: rules.Catalogue,
+    session: ExamSession,
+    row: RegistrationCreate,
+    verified: Sequence[rules.HeldCertificate],
 ) -> tuple[rules.Plan, list[HeldOut]]:
-    held = held_certificates(row.held)
+    held = held_certificates(row.held, verified)
     birth_date = rules.birth_date_of(row.candidate.id_number)
     targets = [t for t in row.targets if t in catalogue.certificates]
     plan = rules.plan(catalogue, targets, held, birth_date, session.exam_date)
@@ -361,6 +374,16 @@ def plan_only(
     ]
     if unknown:
         raise Unprocessable("Unknown certificates.", errors=unknown)
-    birth_date = rules.birth_date_of(id_number) if id_number else None
-    plan = rules.plan(catalogue, certificates, held_certificates(held), birth_date, on)
+    birth_date, verified = None, []
+    if id_number:
+        birth_date = rules.birth_date_of(id_number)
+        people = candidates_service.find_by_index(
+            db=db, indexes=[candidates_service.id_number_index(vault, id_number)]
+        )
+        if people:
+            person = next(iter(people.values()))
+            verified = candidates_service.verified_held(db=db, candidate_ids=[person.id]).get(
+                person.id, []
+            )
+    plan = rules.plan(catalogue, certificates, held_certificates(held, verified), birth_date, on)
     return plan, row.version

@@ -19,17 +19,30 @@ def results(**scores: object) -> dict[str, SectionResult]:
     out = {}
     for code, value in scores.items():
         section = code.replace("_", "-")
-        out[section] = SectionResult(section, passed=value) if isinstance(value, bool) else SectionResult(section, score=Decimal(str(value)))
+        out[section] = (
+            SectionResult(section, passed=value)
+            if isinstance(value, bool)
+            else SectionResult(section, score=Decimal(str(value)))
+        )
     return out
 
 
 def test_the_same_scores_meet_one_departments_mark_and_not_anothers() -> None:
     p = plan(CATALOGUE, ELEC3, [], BORN, ON)
-    outcomes = {o.certificate: o for o in evaluate(CATALOGUE, p, results(ELEC_TRAINING=True, ELEC_THEORY=75, ELEC_PRACTICAL=85, BUILD_SAFETY=72))}
+    outcomes = {
+        o.certificate: o
+        for o in evaluate(
+            CATALOGUE,
+            p,
+            results(ELEC_TRAINING=True, ELEC_THEORY=75, ELEC_PRACTICAL=85, BUILD_SAFETY=72),
+        )
+    }
     assert outcomes["MOHURD-ELEC"].qualified and outcomes["MOHRSS-ELEC-L5"].qualified
     mem = outcomes["MEM-LV"]
     assert mem.status == "not_qualified"
-    assert [(f.section, f.score, f.pass_score) for f in mem.failed_sections] == [("ELEC-THEORY", Decimal(75), Decimal(80))]
+    assert [(f.section, f.score, f.pass_score) for f in mem.failed_sections] == [
+        ("ELEC-THEORY", Decimal(75), Decimal(80))
+    ]
 
 
 def test_exempt_sections_are_not_needed_and_missing_results_fail() -> None:
@@ -46,15 +59,27 @@ def test_absent_candidates_are_absent_for_every_target() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.sampled_from(["ELEC-THEORY", "ELEC-PRACTICAL", "BUILD-SAFETY"]), st.integers(0, 1000).map(lambda t: Decimal(t) / 10)), st.booleans())
-def test_qualified_exactly_when_every_required_section_meets_that_certificates_mark(scores, training) -> None:  # type: ignore[no-untyped-def]
+@given(
+    st.dictionaries(
+        st.sampled_from(["ELEC-THEORY", "ELEC-PRACTICAL", "BUILD-SAFETY"]),
+        st.integers(0, 1000).map(lambda t: Decimal(t) / 10),
+    ),
+    st.booleans(),
+)
+def test_qualified_exactly_when_every_required_section_meets_that_certificates_mark(
+    scores, training
+) -> None:  # type: ignore[no-untyped-def]
     p = plan(CATALOGUE, ELEC3, [], BORN, ON)
     given_results = {s: SectionResult(s, score=v) for s, v in scores.items()}
     given_results["ELEC-TRAINING"] = SectionResult("ELEC-TRAINING", passed=training)
     for outcome in evaluate(CATALOGUE, p, given_results):
         cert = CATALOGUE.certificates[outcome.certificate]
         expected = all(
-            (given_results[r.section].passed if r.pass_score is None else (r.section in scores and scores[r.section] >= r.pass_score))
+            (
+                given_results[r.section].passed
+                if r.pass_score is None
+                else (r.section in scores and scores[r.section] >= r.pass_score)
+            )
             for r in cert.requirements
         )
         assert outcome.qualified == expected

@@ -1,0 +1,321 @@
+"""The delivery worker: claim due events, sign, post, record, retry.
+
+Threads, not asyncio: a synchronous ``httpx.Client`` shared by a few threads posts several
+times faster than one async client at the same concurrency on this kind of machine (see
+MEASUREMENTS.md), and each department gets its own client and thread pool, capped at
+``ONEEXAM_DELIVERY_CONCURRENCY`` in-flight requests, so a slow or dead department can only
+ever occupy its own threads.
+
+- the dispatcher thread finds departments with due events and claims, for each, as many as it
+  has free slots (a lease: ``locked_until`` = now + lease, and a new ``lease_version``);
+- a department's threads sign and post; each attempt ends within 4 × the request timeout,
+  and the lease is longer than that, so no event is ever in flight twice at once;
+- the recorder thread stores attempts in batches, fenced by the lease version: an attempt
+  whose lease was taken over is stored as ``superseded`` and changes nothing.
+
+A crash loses nothing: leased events are taken over once their lease expires, and are sent
+again under the same ``webhook-id``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import queue
+import random
+import socket
+import threading
+import time
+import uuid
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import httpx
+from sqlalchemy.exc import SQLAlchemyError
+from standardwebhooks import Webhook
+
+from app.config import Settings
+from app.crypto import Vault
+from app.db import Database, utcnow
+from app.delivery import service
+from app.delivery.service import EXCERPT_BYTES, Attempt, Claimed, Endpoint
+from app.delivery.signing import signed_headers
+from app.metrics import Metrics
+
+log = logging.getLogger("oneexam.delivery")
+
+RECORD_BATCH = 500
+ATTEMPT_BOUND = 4
+"""An attempt lasts at most this many request timeouts (connect, write, headers, first body
+bytes are each bounded by the timeout)."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        vault: Vault,
+        settings: Settings,
+        metrics: Metrics | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.database = database
+        self.vault = vault
+        self.settings = settings
+        self.metrics = metrics
+        self.name = name or worker_name()
+        self.cap = settings.delivery_concurrency
+        self.timeout = settings.delivery_timeout
+        self.lease = timedelta(seconds=settings.lease_seconds)
+        self.schedule = settings.retry_schedule
+        self.poll = settings.delivery_poll_interval
+        self._rng = random.Random()
+        self._inflight: dict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._clients: dict[str, httpx.Client] = {}
+        self._signers: dict[tuple[str, ...], list[Webhook]] = {}
+        self._done: queue.Queue[Attempt] = queue.Queue()
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._dispatcher: threading.Thread | None = None
+        self._recorder: threading.Thread | None = None
+        self._rotation = itertools.count()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._dispatcher = threading.Thread(
+            target=self._dispatch_loop, name="delivery-dispatch", daemon=True
+        )
+        self._recorder = threading.Thread(
+            target=self._record_loop, name="delivery-record", daemon=True
+        )
+        self._dispatcher.start()
+        self._recorder.start()
+        log.info("delivery worker started", extra={"worker": self.name, "per_department": self.cap})
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop claiming; let in-flight attempts finish (they are bounded by the request
+        timeout) and record them; then close."""
+        self._stopping.set()
+        self._wake.set()
+        if self._dispatcher is not None:
+            self._dispatcher.join(timeout)
+        for pool in list(self._pools.values()):
+            pool.shutdown(wait=True)
+        if self._recorder is not None:
+            self._recorder.join(timeout)
+        for client in self._clients.values():
+            client.close()
+        log.info("delivery worker stopped", extra={"worker": self.name})
+
+    def wait(self) -> None:
+        while not self._stopping.wait(1.0):
+            pass
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    # -- dispatching --------------------------------------------------------------------------
+
+    def _dispatch_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                claimed = self._claim_round()
+            except Exception:  # the loop must outlive any one failure (a dead loop stops retries)
+                log.exception("claiming deliveries failed; retrying shortly")
+                claimed = 0
+            if claimed == 0:
+                self._wake.wait(self.poll)
+                self._wake.clear()
+
+    def _claim_round(self) -> int:
+        now = utcnow()
+        with self.database.read() as db:
+            endpoints = service.endpoints(db, self.vault, now)
+            due = service.departments_with_due_events(db, now)
+        targets = [e for e in endpoints if e.department in due]
+        if not targets:
+            return 0
+        start = next(self._rotation) % len(targets)
+        claimed_total = 0
+        for endpoint in targets[start:] + targets[:start]:
+            with self._lock:
+                free = self.cap - self._inflight[endpoint.department]
+            if free <= 0:
+                continue
+            with self.database.write() as db:
+                claimed = service.claim(
+                    db,
+                    self.vault,
+                    department=endpoint.department,
+                    limit=free,
+                    worker=self.name,
+                    now=utcnow(),
+                    lease=self.lease,
+                )
+            if not claimed:
+                continue
+            with self._lock:
+                self._inflight[endpoint.department] += len(claimed)
+            pool = self._pool(endpoint.department)
+            for c in claimed:
+                pool.submit(self._send, endpoint, c)
+            claimed_total += len(claimed)
+        return claimed_total
+
+    def _pool(self, department: str) -> ThreadPoolExecutor:
+        pool = self._pools.get(department)
+        if pool is None:
+            pool = ThreadPoolExecutor(
+                max_workers=self.cap, thread_name_prefix=f"deliver-{department}"
+            )
+            self._pools[department] = pool
+        return pool
+
+    def _client(self, department: str) -> httpx.Client:
+        client = self._clients.get(department)
+        if client is None:
+            client = httpx.Client(
+                timeout=httpx.Timeout(self.timeout),
+                limits=httpx.Limits(max_connections=self.cap, max_keepalive_connections=self.cap),
+                follow_redirects=False,
+                headers={"user-agent": "oneexam-webhooks/1"},
+            )
+            self._clients[department] = client
+        return client
+
+    def _signing_keys(self, secrets: tuple[str, ...]) -> list[Webhook]:
+        keys = self._signers.get(secrets)
+        if keys is None:
+            keys = [Webhook(s) for s in secrets]
+            self._signers[secrets] = keys
+        return keys
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def _send(self, endpoint: Endpoint, claimed: Claimed) -> None:
+        started = utcnow()
+        t0 = time.monotonic()
+        status_code: int | None = None
+        error: str | None = None
+        excerpt: str | None = None
+        retry_after: str | None = None
+        released = False
+        try:
+            if started + timedelta(seconds=ATTEMPT_BOUND * self.timeout) > claimed.locked_until:
+                released = True  # claimed too long ago (a stalled process): do not send late
+                return
+            headers = signed_headers(
+                self._signing_keys(endpoint.secrets), claimed.id, claimed.body, started
+            )
+            with self._client(endpoint.department).stream(
+                "POST", endpoint.url, content=claimed.body, headers=headers
+            ) as response:
+                status_code = response.status_code
+                retry_after = response.headers.get("retry-after")
+                excerpt = self._read_excerpt(response)
+        except httpx.TimeoutException as exc:
+            error = f"timeout after {self.timeout:g} s ({type(exc).__name__})"
+        except httpx.ConnectError as exc:
+            error = f"connection failed: {exc}"[:500]
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        except Exception as exc:  # never let one event kill the thread
+            log.exception("unexpected error while delivering", extra={"webhook_id": claimed.id})
+            error = f"unexpected {type(exc).__name__}"
+        finally:
+            duration_ms = (time.monotonic() - t0) * 1000
+            with self._lock:
+                self._inflight[endpoint.department] -= 1
+            self._wake.set()
+            self._done.put(
+                Attempt(
+                    claimed,
+                    self.name,
+                    started,
+                    duration_ms,
+                    status_code,
+                    error,
+                    excerpt,
+                    retry_after,
+                    released,
+                )
+            )
+
+    @staticmethod
+    def _read_excerpt(response: httpx.Response) -> str:
+        data = b""
+        for chunk in response.iter_bytes():
+            data += chunk
+            if len(data) >= EXCERPT_BYTES:
+                break
+        return data[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+
+    # -- recording ----------------------------------------------------------------------------
+
+    def _record_loop(self) -> None:
+        pending: list[Attempt] = []
+        while True:
+            finished = self._stopping.is_set() and not (
+                self._dispatcher and self._dispatcher.is_alive()
+            )
+            if finished and self._all_idle() and self._done.empty() and not pending:
+                return
+            if not pending:
+                try:
+                    pending.append(self._done.get(timeout=0.05))
+                except queue.Empty:
+                    continue
+            while len(pending) < RECORD_BATCH:
+                try:
+                    pending.append(self._done.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._record(pending)
+                pending = []
+            except SQLAlchemyError:
+                log.exception("recording attempts failed; retrying")
+                time.sleep(0.5)
+            except Exception:
+                # Not the database: record one by one so a single bad attempt cannot stall the
+                # rest. An attempt that still fails is dropped; its lease expires and the event
+                # is simply tried again.
+                log.exception("recording a batch of attempts failed; recording one by one")
+                for attempt in pending:
+                    try:
+                        self._record([attempt])
+                    except Exception:
+                        log.exception(
+                            "dropped an attempt record", extra={"webhook_id": attempt.claimed.id}
+                        )
+                pending = []
+
+    def _all_idle(self) -> bool:
+        with self._lock:
+            return all(v == 0 for v in self._inflight.values())
+
+    def _record(self, attempts: list[Attempt]) -> None:
+        with self.database.write() as db:
+            service.release(db, [a.claimed for a in attempts if a.released])
+            recorded = service.record(
+                db,
+                [a for a in attempts if not a.released],
+                schedule=self.schedule,
+                now=utcnow(),
+                rng=self._rng,
+            )
+        if self.metrics is not None:
+            for r in recorded:
+                self.metrics.deliveries.labels(r.department, r.outcome).inc()
+                self.metrics.delivery_seconds.labels(r.department).observe(r.duration_ms / 1000)
