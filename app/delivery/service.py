@@ -168,30 +168,60 @@ def record(
     now: datetime,
     rng: random.Random,
 ) -> list[Recorded]:
-    """Store each attempt and apply its outcome, if the event still carries this attempt's
-    lease version. A stale attempt (the lease expired and another worker took the event over)
-    is stored as ``superseded`` and changes nothing else."""
-    rows = []
-    recorded = []
+    """Store a batch of attempts and apply their outcomes, in a fixed number of statements.
+
+    An outcome applies only if the event still carries the attempt's lease version. A stale
+    attempt (the lease expired and another worker took the event over) is stored as
+    ``superseded`` and changes nothing else.
+    """
+    if not attempts:
+        return []
+    ids = list({a.claimed.id for a in attempts})
+    current = {
+        r.id: r
+        for r in db.execute(
+            sa.select(
+                Delivery.id,
+                Delivery.attempts,
+                Delivery.lease_version,
+                Delivery.status,
+                Delivery.failures,
+            )
+            .where(Delivery.id.in_(ids))
+            .with_for_update()
+        )
+    }
+    numbers = {i: current[i].attempts for i in ids}
+    updates: list[dict[str, object]] = []
+    gone: set[str] = set()
+    settled: dict[str, bool] = {}
+    attempt_rows, recorded = [], []
     for a in attempts:
         c = a.claimed
-        current = db.execute(
-            sa.update(Delivery)
-            .where(Delivery.id == c.id)
-            .values(attempts=Delivery.attempts + 1)
-            .returning(
-                Delivery.attempts, Delivery.lease_version, Delivery.status, Delivery.failures
-            )
-        ).one()
-        if current.lease_version != c.lease_version or current.status != "pending":
+        row = current[c.id]
+        numbers[c.id] += 1
+        if row.lease_version != c.lease_version or row.status != "pending":
             outcome = "superseded"
         else:
-            outcome = _apply(db, a, failures=current.failures, schedule=schedule, now=now, rng=rng)
-        rows.append(
+            step = policy.next_step(
+                status_code=a.status_code,
+                failures=row.failures,
+                schedule=schedule,
+                now=now,
+                retry_after=policy.parse_retry_after(a.retry_after, now),
+                rng=rng,
+            )
+            outcome = step.kind
+            updates.append(_event_values(c.id, a, step, row.status, now))
+            if step.kind == "endpoint_gone":
+                gone.add(c.department)
+            if c.event_type == REQUESTED and step.kind in ("delivered", "failed"):
+                settled[c.request_id] = step.kind == "delivered"
+        attempt_rows.append(
             {
                 "id": new_id("att"),
                 "delivery_id": c.id,
-                "attempt": current.attempts,
+                "attempt": numbers[c.id],
                 "lease_version": c.lease_version,
                 "worker": a.worker,
                 "started_at": a.started_at,
@@ -203,73 +233,79 @@ def record(
             }
         )
         recorded.append(Recorded(outcome, c.department, a.duration_ms))
-    bulk_insert(db, DeliveryAttempt, rows)
+
+    if updates:
+        db.execute(
+            sa.update(Delivery.__table__)
+            .where(Delivery.__table__.c.id == sa.bindparam("b_id"))
+            .values(
+                status=sa.bindparam("b_status"),
+                failures=sa.bindparam("b_failures"),
+                next_attempt_at=sa.bindparam(
+                    "b_next", type_=Delivery.__table__.c.next_attempt_at.type
+                ),
+                delivered_at=sa.bindparam(
+                    "b_delivered", type_=Delivery.__table__.c.delivered_at.type
+                ),
+                last_status_code=sa.bindparam("b_code"),
+                last_error=sa.bindparam("b_error"),
+                locked_until=None,
+                locked_by=None,
+            ),
+            updates,
+        )
+    db.execute(
+        sa.update(Delivery)
+        .where(Delivery.id.in_(ids))
+        .values(attempts=sa.case(numbers, value=Delivery.id))
+    )
+    bulk_insert(db, DeliveryAttempt, attempt_rows)
+    for code in gone:
+        departments_service.mark_endpoint_gone(
+            db=db, code=code, reason=f"the endpoint answered 410 Gone at {now.isoformat()}"
+        )
+    _requested_events_settled(db, settled, now)
     return recorded
 
 
-def _apply(
-    db: Session,
-    a: Attempt,
-    *,
-    failures: int,
-    schedule: Sequence[float],
-    now: datetime,
-    rng: random.Random,
-) -> str:
-    c = a.claimed
-    step = policy.next_step(
-        status_code=a.status_code,
-        failures=failures,
-        schedule=schedule,
-        now=now,
-        retry_after=policy.parse_retry_after(a.retry_after, now),
-        rng=rng,
-    )
-    values: dict[str, object] = {
-        "locked_until": None,
-        "locked_by": None,
-        "failures": step.failures,
-        "last_status_code": a.status_code,
-        "last_error": a.error,
+def _event_values(
+    delivery_id: str, a: Attempt, step: policy.Step, status: str, now: datetime
+) -> dict[str, object]:
+    return {
+        "b_id": delivery_id,
+        "b_status": {"delivered": "delivered", "failed": "failed"}.get(step.kind, status),
+        "b_failures": step.failures,
+        "b_next": step.next_attempt_at or now,
+        "b_delivered": now if step.kind == "delivered" else None,
+        "b_code": a.status_code,
+        "b_error": a.error,
     }
-    if step.kind == "delivered":
-        values.update(status="delivered", delivered_at=now)
-    elif step.kind == "failed":
-        values.update(status="failed")
-    else:
-        values.update(next_attempt_at=step.next_attempt_at)
-    db.execute(sa.update(Delivery).where(Delivery.id == c.id).values(**values))
-    if step.kind == "endpoint_gone":
-        departments_service.mark_endpoint_gone(
-            db=db, code=c.department, reason=f"the endpoint answered 410 Gone at {now.isoformat()}"
-        )
-    if c.event_type == REQUESTED and step.kind in ("delivered", "failed"):
-        _requested_event_settled(db, c.request_id, delivered=step.kind == "delivered", now=now)
-    return step.kind
 
 
-def _requested_event_settled(
-    db: Session, request_id: str, *, delivered: bool, now: datetime
-) -> None:
-    """The request follows its ``issuance.requested`` event; a cancellation that was held
-    behind it is released if the department was told, and dropped if it never was."""
-    db.execute(
-        sa.update(IssuanceRequest)
-        .where(
-            IssuanceRequest.id == request_id,
-            IssuanceRequest.status.in_(("pending", "failed", "delivered")),
+def _requested_events_settled(db: Session, settled: dict[str, bool], now: datetime) -> None:
+    """Requests follow their ``issuance.requested`` event; a cancellation held behind it is
+    released if the department was told, and dropped if it never was."""
+    for delivered in (True, False):
+        request_ids = [r for r, ok in settled.items() if ok is delivered]
+        if not request_ids:
+            continue
+        db.execute(
+            sa.update(IssuanceRequest)
+            .where(
+                IssuanceRequest.id.in_(request_ids),
+                IssuanceRequest.status.in_(("pending", "failed", "delivered")),
+            )
+            .values(status="delivered" if delivered else "failed", updated_at=now)
         )
-        .values(status="delivered" if delivered else "failed", updated_at=now)
-    )
-    db.execute(
-        sa.update(Delivery)
-        .where(
-            Delivery.request_id == request_id,
-            Delivery.event_type == CANCELLED,
-            Delivery.status == "held",
+        db.execute(
+            sa.update(Delivery)
+            .where(
+                Delivery.request_id.in_(request_ids),
+                Delivery.event_type == CANCELLED,
+                Delivery.status == "held",
+            )
+            .values(status="pending" if delivered else "cancelled", next_attempt_at=now)
         )
-        .values(status="pending" if delivered else "cancelled", next_attempt_at=now)
-    )
 
 
 def requeue(db: Session, deliveries: Sequence[Delivery], now: datetime) -> int:

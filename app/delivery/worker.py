@@ -25,6 +25,7 @@ import os
 import queue
 import random
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -47,6 +48,8 @@ from app.metrics import Metrics
 log = logging.getLogger("oneexam.delivery")
 
 RECORD_BATCH = 500
+CLAIM_GATHER = 0.005
+ENDPOINT_REFRESH = 1.0
 ATTEMPT_BOUND = 4
 """An attempt lasts at most this many request timeouts (connect, write, headers, first body
 bytes are each bounded by the timeout)."""
@@ -80,7 +83,12 @@ class DeliveryWorker:
         self._inflight: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
         self._pools: dict[str, ThreadPoolExecutor] = {}
-        self._clients: dict[str, httpx.Client] = {}
+        self._clients: list[httpx.Client] = []
+        self._local = threading.local()
+        self._tls = ssl.create_default_context()  # one trust store for every sending thread
+        self._endpoint_cache: list[Endpoint] = []
+        self._endpoints_expire = 0.0
+        self._drained_until: dict[str, float] = {}
         self._signers: dict[tuple[str, ...], list[Webhook]] = {}
         self._done: queue.Queue[Attempt] = queue.Queue()
         self._stopping = threading.Event()
@@ -113,7 +121,7 @@ class DeliveryWorker:
             pool.shutdown(wait=True)
         if self._recorder is not None:
             self._recorder.join(timeout)
-        for client in self._clients.values():
+        for client in self._clients:
             client.close()
         log.info("delivery worker stopped", extra={"worker": self.name})
 
@@ -137,37 +145,50 @@ class DeliveryWorker:
             if claimed == 0:
                 self._wake.wait(self.poll)
                 self._wake.clear()
+                # Let a few more attempts finish, so that one claim takes several events.
+                time.sleep(CLAIM_GATHER)
+
+    def _endpoints(self) -> list[Endpoint]:
+        """Departments taking deliveries, re-read every ENDPOINT_REFRESH seconds (a 410, a
+        reactivation, a new URL or a rotated secret is seen within that)."""
+        if time.monotonic() >= self._endpoints_expire:
+            with self.database.read() as db:
+                self._endpoint_cache = service.endpoints(db, self.vault, utcnow())
+            self._endpoints_expire = time.monotonic() + ENDPOINT_REFRESH
+        return self._endpoint_cache
 
     def _claim_round(self) -> int:
-        now = utcnow()
-        with self.database.read() as db:
-            endpoints = service.endpoints(db, self.vault, now)
-            due = service.departments_with_due_events(db, now)
-        targets = [e for e in endpoints if e.department in due]
-        if not targets:
+        endpoints = self._endpoints()
+        if not endpoints:
             return 0
-        start = next(self._rotation) % len(targets)
+        start = next(self._rotation) % len(endpoints)
+        now = time.monotonic()
         claimed_total = 0
-        for endpoint in targets[start:] + targets[:start]:
+        for endpoint in endpoints[start:] + endpoints[:start]:
+            department = endpoint.department
+            if self._drained_until.get(department, 0.0) > now:
+                continue  # nothing was due a moment ago, or the endpoint just answered 410
             with self._lock:
-                free = self.cap - self._inflight[endpoint.department]
+                free = self.cap - self._inflight[department]
             if free <= 0:
                 continue
             with self.database.write() as db:
                 claimed = service.claim(
                     db,
                     self.vault,
-                    department=endpoint.department,
+                    department=department,
                     limit=free,
                     worker=self.name,
                     now=utcnow(),
                     lease=self.lease,
                 )
+            if len(claimed) < free:
+                self._drained_until[department] = now + self.poll
             if not claimed:
                 continue
             with self._lock:
-                self._inflight[endpoint.department] += len(claimed)
-            pool = self._pool(endpoint.department)
+                self._inflight[department] += len(claimed)
+            pool = self._pool(department)
             for c in claimed:
                 pool.submit(self._send, endpoint, c)
             claimed_total += len(claimed)
@@ -182,16 +203,21 @@ class DeliveryWorker:
             self._pools[department] = pool
         return pool
 
-    def _client(self, department: str) -> httpx.Client:
-        client = self._clients.get(department)
+    def _client(self) -> httpx.Client:
+        """This sending thread's own client (one keep-alive connection, no shared pool lock:
+        threads sharing one client's pool spend much of their time queueing for its lock)."""
+        client: httpx.Client | None = getattr(self._local, "client", None)
         if client is None:
             client = httpx.Client(
                 timeout=httpx.Timeout(self.timeout),
-                limits=httpx.Limits(max_connections=self.cap, max_keepalive_connections=self.cap),
+                verify=self._tls,
+                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
                 follow_redirects=False,
                 headers={"user-agent": "oneexam-webhooks/1"},
             )
-            self._clients[department] = client
+            self._local.client = client
+            with self._lock:
+                self._clients.append(client)
         return client
 
     def _signing_keys(self, secrets: tuple[str, ...]) -> list[Webhook]:
@@ -218,10 +244,17 @@ class DeliveryWorker:
             headers = signed_headers(
                 self._signing_keys(endpoint.secrets), claimed.id, claimed.body, started
             )
-            with self._client(endpoint.department).stream(
+            with self._client().stream(
                 "POST", endpoint.url, content=claimed.body, headers=headers
             ) as response:
                 status_code = response.status_code
+                if status_code == 410:
+                    # Stop claiming for this department at once; the recorded 410 switches the
+                    # endpoint off for every worker.
+                    self._drained_until[endpoint.department] = (
+                        time.monotonic() + 2 * ENDPOINT_REFRESH
+                    )
+                    self._endpoints_expire = 0.0
                 retry_after = response.headers.get("retry-after")
                 excerpt = self._read_excerpt(response)
         except httpx.TimeoutException as exc:
@@ -235,9 +268,8 @@ class DeliveryWorker:
             error = f"unexpected {type(exc).__name__}"
         finally:
             duration_ms = (time.monotonic() - t0) * 1000
-            with self._lock:
-                self._inflight[endpoint.department] -= 1
-            self._wake.set()
+            # The slot stays taken until the recorder has stored this attempt: attempts never
+            # pile up unrecorded (memory, and leases running out before they are recorded).
             self._done.put(
                 Attempt(
                     claimed,
@@ -301,6 +333,12 @@ class DeliveryWorker:
                         )
                 pending = []
 
+    def _free_slots(self, attempts: list[Attempt]) -> None:
+        with self._lock:
+            for a in attempts:
+                self._inflight[a.claimed.department] -= 1
+        self._wake.set()
+
     def _all_idle(self) -> bool:
         with self._lock:
             return all(v == 0 for v in self._inflight.values())
@@ -315,6 +353,7 @@ class DeliveryWorker:
                 now=utcnow(),
                 rng=self._rng,
             )
+        self._free_slots(attempts)
         if self.metrics is not None:
             for r in recorded:
                 self.metrics.deliveries.labels(r.department, r.outcome).inc()
