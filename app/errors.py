@@ -167,6 +167,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # The framework's only 400 is a body it could not parse (e.g. not UTF-8): for the
+            # client that is the same as any malformed body, a 422 pointing at the whole body.
+            body = http_problem(422, "The request body could not be read as JSON.")
+            body["errors"] = [{"pointer": "", "message": "the body is not valid UTF-8 JSON"}]
+            return problem_response(body)
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(
             http_problem(exc.status_code, detail), getattr(exc, "headers", None)
@@ -214,11 +220,39 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def document_problems_as_problem_json(schema: dict[str, Any]) -> dict[str, Any]:
-    """Declare every 4xx/5xx response body as ``application/problem+json`` in the OpenAPI."""
-    for path_item in schema.get("paths", {}).values():
+    """Complete the error side of every operation in the OpenAPI document.
+
+    Each operation gets the errors the service can give it whatever the route: 401 and 403
+    when it needs a key, 404 when its path names a resource, 413 and 422 when it takes a body,
+    422 when it takes parameters. Every 4xx/5xx body is declared ``application/problem+json``.
+    """
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    for path, path_item in schema.get("paths", {}).items():
         for operation in path_item.values():
-            for status, response in operation.get("responses", {}).items():
+            responses = operation.setdefault("responses", {})
+            implied: list[int] = []
+            if operation.get("security"):
+                implied += [401, 403]
+            if "{" in path:
+                implied.append(404)
+            if operation.get("requestBody"):
+                implied += [413, 422]
+            if operation.get("parameters"):
+                implied.append(422)
+            for status in implied:
+                responses.setdefault(str(status), {"description": _STATUS_TITLES[status][0]})
+            if "422" in responses:  # FastAPI's own HTTPValidationError is never what is sent
+                responses["422"] = {
+                    "description": _STATUS_TITLES[422][0],
+                    "content": {PROBLEM_JSON: problem},
+                }
+            for status in implied:
+                responses[str(status)].setdefault("content", {PROBLEM_JSON: problem})
+            for status, response in responses.items():
                 content = response.get("content")
                 if status[:1] in ("4", "5") and content and "application/json" in content:
                     content[PROBLEM_JSON] = content.pop("application/json")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
     return schema

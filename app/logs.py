@@ -14,6 +14,15 @@ from pythonjsonlogger.json import JsonFormatter
 _configured = False
 
 
+def json_formatter() -> logging.Formatter:
+    return JsonFormatter(
+        "{asctime}{levelname}{name}{message}",
+        style="{",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        timestamp=False,
+    )
+
+
 def configure_logging(level: str = "INFO") -> None:
     global _configured
     root = logging.getLogger()
@@ -21,14 +30,7 @@ def configure_logging(level: str = "INFO") -> None:
     if _configured:
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonFormatter(
-            "{asctime}{levelname}{name}{message}",
-            style="{",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            timestamp=False,
-        )
-    )
+    handler.setFormatter(json_formatter())
     root.handlers[:] = [handler]
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []

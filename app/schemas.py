@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
+from fastapi import Path, Query
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -14,8 +15,11 @@ from pydantic import (
     StringConstraints,
 )
 
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
-def _no_control_characters(value: str) -> str:
+
+def no_control_characters(value: str) -> str:
     if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value):
         raise ValueError("control characters are not allowed")
     return value
@@ -23,21 +27,30 @@ def _no_control_characters(value: str) -> str:
 
 Code = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"),
+    StringConstraints(min_length=1, max_length=32, pattern=CODE_PATTERN),
 ]
 """A catalogue, centre or department code: letters, digits, ``-``, ``_`` and ``.``."""
+
+
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
+"""An opaque identifier this service issued (``ses_…``, ``reg_…``)."""
+
+IdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+CodePath = Annotated[str, Path(min_length=1, max_length=32, pattern=CODE_PATTERN)]
+CodeQuery = Annotated[str | None, Query(min_length=1, max_length=32, pattern=CODE_PATTERN)]
+IdQuery = Annotated[str | None, Query(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_no_control_characters),
+    AfterValidator(no_control_characters),
 ]
 """A human name or title; Chinese text round-trips unchanged."""
 
 Text = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
-    AfterValidator(_no_control_characters),
+    AfterValidator(no_control_characters),
 ]
 """Free text such as a reason; no control characters."""
 

@@ -41,7 +41,7 @@ def list_audit_entries(
     database: DatabaseDep,
     _admin: Admin,
     page: Paging,
-    subject: Annotated[str | None, Query(max_length=80)] = None,
+    subject: Annotated[str | None, Query(max_length=130, pattern=r"^[A-Za-z0-9_./-]+$")] = None,
 ) -> Page[AuditEntryOut]:
     """Every write that changed an exam outcome, oldest first."""
     with database.read() as db:

@@ -8,6 +8,7 @@ from app.centres.schemas import CentreCreate, CentreOut
 from app.db import DatabaseDep
 from app.errors import Forbidden, problem_responses
 from app.pagination import Page, Paging
+from app.schemas import CodePath
 
 router = APIRouter(prefix="/v1/centres", tags=["centres"], responses=problem_responses(401, 403))
 
@@ -27,7 +28,7 @@ def list_centres(database: DatabaseDep, _admin: Admin, page: Paging) -> Page[Cen
 
 
 @router.get("/{code}", response_model=CentreOut, responses=problem_responses(404))
-def get_centre(code: str, database: DatabaseDep, principal: AnyRole) -> CentreOut:
+def get_centre(code: CodePath, database: DatabaseDep, principal: AnyRole) -> CentreOut:
     """An admin sees any centre; a centre key sees its own."""
     if not (principal.is_admin or principal.is_centre(code)):
         raise Forbidden("Only an admin or the centre itself can read it.")

@@ -8,6 +8,7 @@ from app.departments import service as departments_service
 from app.errors import problem_responses
 from app.issuance import service as issuance_service
 from app.issuance.schemas import RecoverIn, RecoverOut
+from app.schemas import CodePath
 
 router = APIRouter(tags=["delivery"], responses=problem_responses(401, 403))
 
@@ -18,7 +19,7 @@ router = APIRouter(tags=["delivery"], responses=problem_responses(401, 403))
     response_model=RecoverOut,
     responses=problem_responses(404, 422),
 )
-def recover(code: str, data: RecoverIn, database: DatabaseDep, _admin: Admin) -> RecoverOut:
+def recover(code: CodePath, data: RecoverIn, database: DatabaseDep, _admin: Admin) -> RecoverOut:
     """Queue again every failed event of this department created since ``since`` (for example
     after its endpoint was down for longer than the retry schedule). Each keeps its original
     ``webhook-id``, so the department's de-duplication holds."""

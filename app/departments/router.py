@@ -16,6 +16,7 @@ from app.departments.schemas import (
 )
 from app.errors import Forbidden, problem_responses
 from app.pagination import Page, Paging
+from app.schemas import CodePath
 
 router = APIRouter(
     prefix="/v1/departments", tags=["departments"], responses=problem_responses(401, 403)
@@ -61,7 +62,7 @@ def list_departments(database: DatabaseDep, _admin: Admin, page: Paging) -> Page
 
 
 @router.get("/{code}", response_model=DepartmentOut, responses=problem_responses(404))
-def get_department(code: str, database: DatabaseDep, principal: AnyRole) -> DepartmentOut:
+def get_department(code: CodePath, database: DatabaseDep, principal: AnyRole) -> DepartmentOut:
     """An admin sees any department; a department key sees its own."""
     if not (principal.is_admin or principal.is_department(code)):
         raise Forbidden("Only an admin or the department itself can read it.")
@@ -71,7 +72,7 @@ def get_department(code: str, database: DatabaseDep, principal: AnyRole) -> Depa
 
 @router.patch("/{code}", response_model=DepartmentOut, responses=problem_responses(404, 422))
 def update_department(
-    code: str, data: DepartmentUpdate, database: DatabaseDep, _admin: Admin
+    code: CodePath, data: DepartmentUpdate, database: DatabaseDep, _admin: Admin
 ) -> DepartmentOut:
     """Change the name or endpoint, or turn the endpoint back on (``active: true``)."""
     with database.write() as db:
@@ -85,7 +86,7 @@ def update_department(
     responses=problem_responses(404),
 )
 def rotate_secret(
-    code: str, request: Request, database: DatabaseDep, _admin: Admin
+    code: CodePath, request: Request, database: DatabaseDep, _admin: Admin
 ) -> SecretRotated:
     """A new signing secret. The previous one keeps signing alongside it for 24 hours."""
     with database.write() as db:

@@ -3,11 +3,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AnyHttpUrl, BaseModel, Field, UrlConstraints
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, Field, UrlConstraints
 
 from app.schemas import Code, Name, StrictModel
 
-WebhookUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2000)]
+
+def _fits_column(url: AnyHttpUrl) -> AnyHttpUrl:
+    if len(str(url)) > 2000:
+        raise ValueError("the URL is longer than 2000 characters")
+    return url
+
+
+WebhookUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2000), AfterValidator(_fits_column)]
 
 
 class DepartmentCreate(StrictModel):

@@ -20,6 +20,7 @@ from app.issuance.schemas import (
     RequestStatus,
 )
 from app.pagination import Page, Paging
+from app.schemas import CodeQuery, IdPath, IdQuery
 from app.sessions.models import ExamSession
 
 router = APIRouter(
@@ -47,9 +48,9 @@ def list_issuance_requests(
     database: DatabaseDep,
     principal: AnyRole,
     page: Paging,
-    department: Annotated[str | None, Query(max_length=32)] = None,
+    department: CodeQuery = None,
     status: Annotated[RequestStatus | None, Query()] = None,
-    session_id: Annotated[str | None, Query(max_length=40)] = None,
+    session_id: IdQuery = None,
 ) -> Page[IssuanceRequestOut]:
     """A centre sees its sessions' requests; a department sees those addressed to it (this is
     the pull interface, with full ID numbers); an admin sees all."""
@@ -70,7 +71,7 @@ def list_issuance_requests(
 
 @router.get("/{request_id}", response_model=IssuanceRequestDetail, responses=problem_responses(404))
 def get_issuance_request(
-    request_id: str, request: Request, database: DatabaseDep, principal: AnyRole
+    request_id: IdPath, request: Request, database: DatabaseDep, principal: AnyRole
 ) -> IssuanceRequestDetail:
     """One request with every delivery attempt and the department's decision."""
     with database.read() as db:
@@ -117,7 +118,7 @@ def request_detail(db, vault, principal, r: IssuanceRequest) -> IssuanceRequestD
     responses=problem_responses(404, 409, 422),
 )
 def decide(
-    request_id: str,
+    request_id: IdPath,
     data: DecisionIn,
     request: Request,
     database: DatabaseDep,
@@ -155,7 +156,7 @@ def _catalogue_version(db, session_id: str) -> int:  # type: ignore[no-untyped-d
     responses=problem_responses(404, 409),
 )
 def redeliver(
-    request_id: str, request: Request, database: DatabaseDep, principal: AnyRole
+    request_id: IdPath, request: Request, database: DatabaseDep, principal: AnyRole
 ) -> IssuanceRequestDetail:
     """Queue a failed (or delivered) request again; it is sent under its original
     ``webhook-id``. For an admin or the centre that ran the session."""

@@ -8,6 +8,7 @@ from app.errors import problem_responses
 from app.keys import service
 from app.keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
 from app.pagination import Page, Paging
+from app.schemas import IdPath
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api keys"], responses=problem_responses(401, 403))
 
@@ -31,7 +32,7 @@ def list_api_keys(database: DatabaseDep, _admin: Admin, page: Paging) -> Page[Ap
 
 
 @router.delete("/{key_id}", status_code=204, responses=problem_responses(404))
-def revoke_api_key(key_id: str, database: DatabaseDep, _admin: Admin) -> Response:
+def revoke_api_key(key_id: IdPath, database: DatabaseDep, _admin: Admin) -> Response:
     """Revoke a key; it stops working at once."""
     with database.write() as db:
         service.revoke(db=db, key_id=key_id)

@@ -19,7 +19,7 @@ from app.results.schemas import (
     ResultOut,
     outcome_out,
 )
-from app.schemas import Code
+from app.schemas import Code, IdPath
 from app.sessions import registrations
 
 router = APIRouter(tags=["results and outcomes"], responses=problem_responses(401, 403, 404))
@@ -31,7 +31,7 @@ router = APIRouter(tags=["results and outcomes"], responses=problem_responses(40
     responses=problem_responses(409, 413, 422),
 )
 def record_results(
-    session_id: str, data: ResultBatch, database: DatabaseDep, principal: AdminOrCentre
+    session_id: IdPath, data: ResultBatch, database: DatabaseDep, principal: AdminOrCentre
 ) -> RecordSummary:
     """Record up to 5,000 results, all or nothing. Any invalid row is a 422 listing every bad
     row; any row contradicting a stored result is a 409 listing them; in both cases nothing is
@@ -49,7 +49,7 @@ def record_results(
     responses=problem_responses(409, 422),
 )
 def amend_result(
-    registration_id: str,
+    registration_id: IdPath,
     data: AmendmentIn,
     request: Request,
     database: DatabaseDep,
@@ -91,7 +91,7 @@ def _amendment_fields(a) -> dict:  # type: ignore[no-untyped-def, type-arg]
     responses=problem_responses(409),
 )
 def finalise_session(
-    session_id: str, request: Request, database: DatabaseDep, principal: AdminOrCentre
+    session_id: IdPath, request: Request, database: DatabaseDep, principal: AdminOrCentre
 ) -> FinaliseSummary:
     """Evaluate every candidate against each target certificate's own pass marks and create one
     issuance request per qualified certificate, in one transaction with the status change.
@@ -109,7 +109,7 @@ def finalise_session(
 
 @router.get("/v1/sessions/{session_id}/outcomes", response_model=Page[OutcomeOut])
 def list_outcomes(
-    session_id: str, database: DatabaseDep, principal: AdminOrCentre, page: Paging
+    session_id: IdPath, database: DatabaseDep, principal: AdminOrCentre, page: Paging
 ) -> Page[OutcomeOut]:
     with database.read() as db:
         rows, cursor = service.outcomes_for(
@@ -120,7 +120,7 @@ def list_outcomes(
 
 @router.get("/v1/registrations/{registration_id}", response_model=RegistrationDetail)
 def get_registration(
-    registration_id: str, database: DatabaseDep, principal: AdminOrCentre
+    registration_id: IdPath, database: DatabaseDep, principal: AdminOrCentre
 ) -> RegistrationDetail:
     """A registration with its results (each with its amendments) and its outcomes."""
     with database.read() as db:

@@ -5,11 +5,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, WithJsonSchema, model_validator
 
-from app.schemas import Code, Score, StrictModel, Text
+from app.schemas import Code, Identifier, Score, StrictModel, Text
 from app.sessions.schemas import ExemptionOut, RegistrationOut
 
 MAX_RESULT_BATCH = 5000
-RegistrationId = Annotated[str, Field(min_length=1, max_length=40)]
+RegistrationId = Identifier
 
 
 class ResultIn(StrictModel):

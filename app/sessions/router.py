@@ -8,6 +8,7 @@ from app.auth import AdminOrCentre, AnyRole
 from app.db import DatabaseDep, utcnow
 from app.errors import PayloadTooLarge, problem_responses
 from app.pagination import Page, Paging
+from app.schemas import CodeQuery, IdPath
 from app.sessions import registrations, service
 from app.sessions.schemas import (
     MAX_REGISTRATION_BATCH,
@@ -47,7 +48,7 @@ def list_sessions(
     principal: AdminOrCentre,
     page: Paging,
     status: Annotated[Literal["scheduled", "finalised", "cancelled"] | None, Query()] = None,
-    centre: Annotated[str | None, Query(max_length=32, description="admin only")] = None,
+    centre: CodeQuery = None,
 ) -> Page[SessionOut]:
     """A centre sees its own sessions; an admin sees all (or one centre's)."""
     with database.read() as db:
@@ -60,7 +61,7 @@ def list_sessions(
 @router.get(
     "/v1/sessions/{session_id}", response_model=SessionOut, responses=problem_responses(404)
 )
-def get_session(session_id: str, database: DatabaseDep, principal: AdminOrCentre) -> SessionOut:
+def get_session(session_id: IdPath, database: DatabaseDep, principal: AdminOrCentre) -> SessionOut:
     with database.read() as db:
         session = service.get_for(db=db, session_id=session_id, principal=principal)
         return service.sessions_out(db=db, sessions=[session])[0]
@@ -71,7 +72,9 @@ def get_session(session_id: str, database: DatabaseDep, principal: AdminOrCentre
     response_model=SessionOut,
     responses=problem_responses(404, 409),
 )
-def cancel_session(session_id: str, database: DatabaseDep, principal: AdminOrCentre) -> SessionOut:
+def cancel_session(
+    session_id: IdPath, database: DatabaseDep, principal: AdminOrCentre
+) -> SessionOut:
     """Cancel a scheduled session (again: no change). A finalised session cannot be cancelled."""
     with database.write() as db:
         session = service.cancel(db=db, session_id=session_id, principal=principal)
@@ -85,7 +88,7 @@ def cancel_session(session_id: str, database: DatabaseDep, principal: AdminOrCen
     responses=problem_responses(404, 409, 422),
 )
 def register_candidate(
-    session_id: str,
+    session_id: IdPath,
     data: RegistrationCreate,
     request: Request,
     database: DatabaseDep,
@@ -114,7 +117,7 @@ def register_candidate(
     responses=problem_responses(404, 413, 422),
 )
 def register_batch(
-    session_id: str,
+    session_id: IdPath,
     data: RegistrationBatch,
     request: Request,
     database: DatabaseDep,
@@ -151,7 +154,7 @@ def register_batch(
     responses=problem_responses(404),
 )
 def list_registrations(
-    session_id: str,
+    session_id: IdPath,
     database: DatabaseDep,
     principal: AdminOrCentre,
     page: Paging,
@@ -170,7 +173,7 @@ def list_registrations(
     responses=problem_responses(404, 409),
 )
 def mark_absent(
-    registration_id: str, database: DatabaseDep, principal: AdminOrCentre
+    registration_id: IdPath, database: DatabaseDep, principal: AdminOrCentre
 ) -> RegistrationOut:
     """The candidate did not attend: no results are expected and nothing is issued."""
     with database.write() as db:

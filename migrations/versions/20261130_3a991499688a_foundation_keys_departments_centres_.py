@@ -53,7 +53,7 @@ def upgrade() -> None:
         "centres",
         sa.Column("code", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("region", sa.String(length=100), nullable=True),
+        sa.Column("region", sa.String(length=200), nullable=True),
         sa.Column("created_at", app.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("code", name=op.f("pk_centres")),
     )
