@@ -110,7 +110,7 @@ def test_after_a_full_flow_no_id_number_key_or_secret_is_stored_or_logged(
         assert any(adult(1).encode() in c.body for c in receiver.calls_to("mem"))
 
     stored = _raw_database_text(fresh_database_url)
-    for n in numbers + [bad]:
+    for n in [*numbers, bad]:
         assert n.encode() not in stored and n.lower().encode() not in stored, (
             "an ID number is stored in clear"
         )
@@ -125,7 +125,7 @@ def test_after_a_full_flow_no_id_number_key_or_secret_is_stored_or_logged(
     assert (
         '"path": "/v1/sessions/{session_id}/registrations"' in logs
     )  # the logs did capture the flow
-    for n in numbers + [bad]:
+    for n in [*numbers, bad]:
         assert n not in logs and n.lower() not in logs, "an ID number reached the logs"
     for secret in [*secrets, *keys, ADMIN_KEY]:
         assert secret not in logs
@@ -213,7 +213,7 @@ def test_the_embedded_default_generates_a_key_once_and_postgres_needs_one(
     assert load_vault(settings).decrypt_text(sealed, context="t") == "11010519491231002X"  # reused
     with pytest.raises(ConfigError, match="ONEEXAM_PII_KEY is required with PostgreSQL"):
         load_vault(make_settings("postgresql://nobody@127.0.0.1:1/none", pii_key=None))
-    with pytest.raises(ConfigError, match="base64|32 bytes"):
+    with pytest.raises(ConfigError, match=r"base64|32 bytes"):
         load_vault(make_settings(f"sqlite:///{tmp_path}/db.sqlite", pii_key="short"))
 
 

@@ -14,7 +14,7 @@ from pydantic import (
 
 from app.errors import Problem
 from app.rules import InvalidIdNumber, normalise_id_number
-from app.schemas import Code, Name, Score, StrictModel, Text
+from app.schemas import Code, Name, Score, StrictModel, Text, no_control_characters
 
 MAX_REGISTRATION_BATCH = 1000
 
@@ -40,7 +40,9 @@ IdNumber = Annotated[
     ),
 ]
 CertificateNumber = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(no_control_characters),
 ]
 
 
