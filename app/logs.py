@@ -31,7 +31,8 @@ def configure_logging(level: str = "INFO") -> None:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(json_formatter())
-    root.handlers[:] = [handler]
+    handler.set_name("oneexam")
+    root.addHandler(handler)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
