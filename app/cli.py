@@ -220,6 +220,116 @@ def catalogue_export(
         sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
 
 
+@cli.command("simulate-departments")
+def simulate_departments(
+    config: Annotated[
+        Path,
+        typer.Option(exists=True, dir_okay=False, help="JSON: api, reject_share, departments[]"),
+    ],
+) -> None:
+    """Run simulated department systems (one HTTP server each on 127.0.0.1): verify every
+    webhook's signature, refuse bad ones, and post back issued/rejected decisions."""
+    from app import simulator
+    from app.logs import configure_logging
+
+    configure_logging("INFO")
+    departments = simulator.load_departments(json.loads(config.read_text(encoding="utf-8")))
+    console.print("simulating " + ", ".join(f"{d.code} on 127.0.0.1:{d.port}" for d in departments))
+    simulator.run(departments)
+
+
+import_cli = typer.Typer(help="Import CSV files into a running oneexam.", no_args_is_help=True)
+cli.add_typer(import_cli, name="import")
+
+ApiUrl = Annotated[
+    str, typer.Option("--api-url", envvar="ONEEXAM_API_URL", help="the running service")
+]
+ApiKey = Annotated[
+    str, typer.Option("--api-key", envvar="ONEEXAM_API_KEY", help="a centre (or admin) key")
+]
+
+
+def _run_import(kind: str, api_url: str, api_key: str, session_id: str, file: Path) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from app import importer
+
+    with file.open(encoding="utf-8-sig") as fh:
+        total = max(sum(1 for _ in fh) - 1, 0)
+    run = importer.import_registrations if kind == "registrations" else importer.import_results
+    columns = (
+        TextColumn(f"importing {kind}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    try:
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task(kind, total=total)
+            report = run(api_url, api_key, session_id, file, lambda n: progress.advance(task, n))
+    except importer.ImportFailed as exc:
+        console.print(f"[red]import failed: {exc}[/red]")
+        raise typer.Exit(2) from None
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]cannot import {file}: {exc}[/red]")
+        raise typer.Exit(2) from None
+    table = Table(title=f"{file.name}: {report.rows} rows")
+    for column in (
+        "created",
+        "already registered" if kind == "registrations" else "unchanged",
+        "errors",
+    ):
+        table.add_column(column, justify="right")
+    table.add_row(
+        str(report.created),
+        str(report.duplicates if kind == "registrations" else report.unchanged),
+        str(len(report.errors)),
+    )
+    Console().print(table)
+    if report.output_file:
+        console.print(f"registration ids: {report.output_file}")
+    if report.error_file:
+        console.print(
+            f"[yellow]{len(report.errors)} refused row(s), each with its problem: {report.error_file}[/yellow]"
+        )
+        if kind == "results":
+            console.print(
+                "[yellow]nothing was recorded; fix the rows and import the file again[/yellow]"
+            )
+        raise typer.Exit(1)
+
+
+@import_cli.command("registrations")
+def import_registrations(
+    session_id: str,
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV: id_number,name,targets,held")
+    ],
+    api_url: ApiUrl = "http://127.0.0.1:8000",
+    api_key: ApiKey = "",
+) -> None:
+    """Register every row of FILE into SESSION_ID; rows are independent. Refused rows go to
+    FILE.errors.csv; a row already registered counts as a duplicate, not an error."""
+    _run_import("registrations", api_url, api_key, session_id, file)
+
+
+@import_cli.command("results")
+def import_results(
+    session_id: str,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="CSV: registration_id,section,score,passed"
+        ),
+    ],
+    api_url: ApiUrl = "http://127.0.0.1:8000",
+    api_key: ApiKey = "",
+) -> None:
+    """Record the results in FILE, all or nothing: any bad row and nothing is written (the
+    rows go to FILE.errors.csv). Rows already recorded identically are unchanged."""
+    _run_import("results", api_url, api_key, session_id, file)
+
+
 audit_cli = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 cli.add_typer(audit_cli, name="audit")
 

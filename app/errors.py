@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -28,7 +28,10 @@ class ProblemItem(BaseModel):
 
 
 class Problem(BaseModel):
-    """RFC 9457 problem details."""
+    """RFC 9457 problem details; some problems add members (``missing``, ``targets``,
+    ``registration_id``), as RFC 9457 allows."""
+
+    model_config = ConfigDict(extra="allow")
 
     type: str = Field(..., examples=[PROBLEM_BASE + "validation"])
     title: str

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
 
 from app.auth import AdminOrCentre
 from app.db import DatabaseDep
@@ -31,7 +33,13 @@ router = APIRouter(tags=["results and outcomes"], responses=problem_responses(40
     responses=problem_responses(409, 413, 422),
 )
 def record_results(
-    session_id: IdPath, data: ResultBatch, database: DatabaseDep, principal: AdminOrCentre
+    session_id: IdPath,
+    data: ResultBatch,
+    database: DatabaseDep,
+    principal: AdminOrCentre,
+    dry_run: Annotated[
+        bool, Query(description="check the batch and report what would happen; write nothing")
+    ] = False,
 ) -> RecordSummary:
     """Record up to 5,000 results, all or nothing. Any invalid row is a 422 listing every bad
     row; any row contradicting a stored result is a 409 listing them; in both cases nothing is
@@ -39,7 +47,9 @@ def record_results(
     if len(data.results) > MAX_RESULT_BATCH:
         raise PayloadTooLarge(f"At most {MAX_RESULT_BATCH} results per request.")
     with database.write() as db:
-        return service.record(db=db, session_id=session_id, principal=principal, rows=data.results)
+        return service.record(
+            db=db, session_id=session_id, principal=principal, rows=data.results, dry_run=dry_run
+        )
 
 
 @router.post(

@@ -59,7 +59,12 @@ def _value_problem(
 
 
 def record(
-    *, db: Session, session_id: str, principal: Principal, rows: Sequence[ResultIn]
+    *,
+    db: Session,
+    session_id: str,
+    principal: Principal,
+    rows: Sequence[ResultIn],
+    dry_run: bool = False,
 ) -> RecordSummary:
     """Record a batch, all or nothing. Invalid rows: 422 listing each; rows contradicting a
     stored result: 409 listing each; identical re-sends count as unchanged."""
@@ -153,7 +158,7 @@ def record(
             f"{len(conflicts)} row(s) contradict recorded results; nothing was recorded.",
             errors=conflicts,
         )
-    if new:
+    if new and not dry_run:
         now = utcnow()
         bulk_insert(
             db,

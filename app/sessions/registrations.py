@@ -76,7 +76,7 @@ def register(
             outcomes[i] = RowOutcome(i, 422, problem=problem)
 
     if session.status != "scheduled":
-        problem = Conflict(f"The session is {session.status}; it takes no registrations.")
+        problem = SessionClosed(f"The session is {session.status}; it takes no registrations.")
         outcomes.update({i: RowOutcome(i, 409, problem=problem) for i in parsed})
         return [outcomes[i] for i in range(len(rows))]
 
@@ -98,9 +98,8 @@ def register(
         index = index_of[i]
         person = people.get(index)
         if index in taken_in_batch or (person is not None and person.id in already):
-            outcomes[i] = RowOutcome(
-                i, 409, problem=Conflict("The candidate is already registered in this session.")
-            )
+            existing = already.get(person.id) if person is not None else None
+            outcomes[i] = RowOutcome(i, 409, problem=AlreadyRegistered(existing))
             continue
         plan, held = _plan_for(
             catalogue, session, row, verified.get(person.id, []) if person else []
@@ -111,7 +110,7 @@ def register(
             continue
         if seats_left <= 0:
             outcomes[i] = RowOutcome(
-                i, 409, problem=Conflict(f"The session is full ({session.capacity} seats).")
+                i, 409, problem=SessionFull(f"The session is full ({session.capacity} seats).")
             )
             continue
         seats_left -= 1
@@ -124,13 +123,32 @@ def register(
     return [outcomes[i] for i in range(len(rows))]
 
 
-def _registered_here(db: Session, session_id: str, candidate_ids: list[str]) -> set[str]:
+def _registered_here(db: Session, session_id: str, candidate_ids: list[str]) -> dict[str, str]:
+    """candidate id -> registration id, for those already registered in this session."""
     if not candidate_ids:
-        return set()
-    stmt = sa.select(Registration.candidate_id).where(
+        return {}
+    stmt = sa.select(Registration.candidate_id, Registration.id).where(
         Registration.session_id == session_id, Registration.candidate_id.in_(candidate_ids)
     )
-    return set(db.scalars(stmt))
+    return {candidate: registration for candidate, registration in db.execute(stmt)}
+
+
+class AlreadyRegistered(Conflict):
+    slug = "already-registered"
+
+    def __init__(self, registration_id: str | None) -> None:
+        super().__init__(
+            "The candidate is already registered in this session.",
+            extra={"registration_id": registration_id} if registration_id else None,
+        )
+
+
+class SessionFull(Conflict):
+    slug = "session-full"
+
+
+class SessionClosed(Conflict):
+    slug = "session-closed"
 
 
 def held_certificates(

@@ -54,14 +54,18 @@ def free_port() -> int:
 
 def postgres_url() -> str | None:
     """The PostgreSQL to use, or None (with a printed reason) when there is none."""
-    url = os.environ.get("ONEEXAM_BENCH_POSTGRES_URL") or os.environ.get("ONEEXAM_TEST_POSTGRES_URL") or DEFAULT_POSTGRES
+    url = (
+        os.environ.get("ONEEXAM_BENCH_POSTGRES_URL")
+        or os.environ.get("ONEEXAM_TEST_POSTGRES_URL")
+        or DEFAULT_POSTGRES
+    )
     try:
         engine = sa.create_engine(sa.make_url(url).set(drivername="postgresql+psycopg"))
         with engine.connect():
             pass
         engine.dispose()
         return url
-    except Exception as exc:  # noqa: BLE001 - any failure means "no PostgreSQL here"
+    except Exception as exc:
         print(f"PostgreSQL not reachable at {url}: skipped ({type(exc).__name__})")
         return None
 
@@ -75,7 +79,9 @@ def fresh_database(backend: str) -> Iterator[str]:
         return
     base = postgres_url()
     assert base is not None
-    admin = sa.create_engine(sa.make_url(base).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(
+        sa.make_url(base).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
+    )
     name = f"oneexam_bench_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
@@ -103,7 +109,13 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 def oneexam(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(ROOT / ".venv" / "bin" / "oneexam"), *args], env=env, check=True, capture_output=True, text=True)
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "oneexam"), *args],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
 
 
 @contextmanager
@@ -112,7 +124,12 @@ def running_server(database_url: str, **extra_env: str) -> Iterator[str]:
     port = free_port()
     env = server_env(database_url, ONEEXAM_PORT=str(port), **extra_env)
     oneexam("migrate", env=env)
-    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "oneexam"), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "oneexam"), "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -141,11 +158,15 @@ def setup_world(http: httpx.Client, webhook_urls: dict[str, str] | None = None) 
         r = http.post("/v1/departments", headers=admin, json=dept)
         r.raise_for_status()
         world["secrets"][dept["code"]] = r.json()["signing_secret"]
-        k = http.post("/v1/api-keys", headers=admin, json={"role": "department", "subject": dept["code"]})
+        k = http.post(
+            "/v1/api-keys", headers=admin, json={"role": "department", "subject": dept["code"]}
+        )
         world["department_keys"][dept["code"]] = k.json()["key"]
     catalogue = json.loads((REFERENCE / "electrician-welder.json").read_text(encoding="utf-8"))
     http.put("/v1/catalogue", headers=admin, json=catalogue).raise_for_status()
-    http.post("/v1/centres", headers=admin, json={"code": "BENCH", "name": "基准考点"}).raise_for_status()
+    http.post(
+        "/v1/centres", headers=admin, json={"code": "BENCH", "name": "基准考点"}
+    ).raise_for_status()
     k = http.post("/v1/api-keys", headers=admin, json={"role": "centre", "subject": "BENCH"})
     world["centre_key"] = k.json()["key"]
     return world

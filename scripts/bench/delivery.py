@@ -13,7 +13,6 @@ Run: scripts/bench_delivery [sqlite|postgres] [--backlog 100000] [--skip-memory]
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import signal
 import subprocess
@@ -27,11 +26,10 @@ import sqlalchemy as sa
 from common import (
     ROOT,
     backends,
-    fresh_database,
     free_port,
+    fresh_database,
     headers,
     id_number,
-    oneexam,
     running_server,
     server_env,
     setup_world,
@@ -45,7 +43,9 @@ CONCURRENCY = 8  # ONEEXAM_DELIVERY_CONCURRENCY: in-flight per department
 class Receiver:
     def __init__(self) -> None:
         self.port = free_port()
-        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("receiver.py")), str(self.port)])
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("receiver.py")), str(self.port)]
+        )
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -72,20 +72,40 @@ def build_backlog(url: str, receiver: Receiver, candidates: int) -> None:
     the requests wait in the outbox (the server runs with its worker off)."""
     with running_server(url) as base, httpx.Client(base_url=base, timeout=600) as http:
         key = setup_world(http, {d: receiver.url(d) for d in DEPARTMENTS})["centre_key"]
-        body = {"certificates": TARGETS, "starts_at": "2026-12-15T09:00:00+08:00", "ends_at": "2026-12-15T17:00:00+08:00", "capacity": candidates}
+        body = {
+            "certificates": TARGETS,
+            "starts_at": "2026-12-15T09:00:00+08:00",
+            "ends_at": "2026-12-15T17:00:00+08:00",
+            "capacity": candidates,
+        }
         session = http.post("/v1/sessions", headers=headers(key), json=body).json()["id"]
         rows: list[dict] = []  # type: ignore[type-arg]
         for start in range(0, candidates, 1000):
-            batch = [{"candidate": {"id_number": id_number(n), "name": f"考生{n}"}, "targets": TARGETS} for n in range(start, min(start + 1000, candidates))]
-            r = http.post(f"/v1/sessions/{session}/registrations:batch", headers=headers(key), json={"registrations": batch})
+            batch = [
+                {"candidate": {"id_number": id_number(n), "name": f"考生{n}"}, "targets": TARGETS}
+                for n in range(start, min(start + 1000, candidates))
+            ]
+            r = http.post(
+                f"/v1/sessions/{session}/registrations:batch",
+                headers=headers(key),
+                json={"registrations": batch},
+            )
             r.raise_for_status()
             for item in r.json()["items"]:
                 reg = item["registration"]
                 for section in reg["required_sections"]:
-                    value = {"passed": True} if section in ("ELEC-TRAINING", "WELD-TESTPIECE") else {"score": 95}
+                    value = (
+                        {"passed": True}
+                        if section in ("ELEC-TRAINING", "WELD-TESTPIECE")
+                        else {"score": 95}
+                    )
                     rows.append({"registration_id": reg["id"], "section": section, **value})
         for i in range(0, len(rows), 5000):
-            http.post(f"/v1/sessions/{session}/results", headers=headers(key), json={"results": rows[i : i + 5000]}).raise_for_status()
+            http.post(
+                f"/v1/sessions/{session}/results",
+                headers=headers(key),
+                json={"results": rows[i : i + 5000]},
+            ).raise_for_status()
         http.post(f"/v1/sessions/{session}/finalise", headers=headers(key)).raise_for_status()
 
 
@@ -93,13 +113,17 @@ def delivered(engine: sa.Engine, departments: tuple[str, ...] = DEPARTMENTS) -> 
     with engine.connect() as conn:
         return int(
             conn.execute(
-                sa.text("select count(*) from deliveries where status = 'delivered' and department_code in :d").bindparams(sa.bindparam("d", expanding=True)),
+                sa.text(
+                    "select count(*) from deliveries where status = 'delivered' and department_code in :d"
+                ).bindparams(sa.bindparam("d", expanding=True)),
                 {"d": list(departments)},
             ).scalar_one()
         )
 
 
-def run_worker(url: str, expected: int, departments: tuple[str, ...] = DEPARTMENTS) -> tuple[float, int]:
+def run_worker(
+    url: str, expected: int, departments: tuple[str, ...] = DEPARTMENTS
+) -> tuple[float, int]:
     """Start one ``oneexam worker``, wait until ``expected`` events of these departments are
     delivered; return (seconds, peak RSS in kB)."""
     from app.db import create_db_engine
@@ -154,12 +178,18 @@ async def bare_ceiling(url: str, receiver: Receiver, limit: int) -> float:
     database.dispose()
     keys = {d: [Webhook(s) for s in e.secrets] for d, e in endpoints.items()}
     semaphore = asyncio.Semaphore(CONCURRENCY * len(DEPARTMENTS))
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=CONCURRENCY * len(DEPARTMENTS)), timeout=15) as client:
+    async with httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=CONCURRENCY * len(DEPARTMENTS)), timeout=15
+    ) as client:
 
         async def post(endpoint, msg_id: str, body: bytes) -> None:  # type: ignore[no-untyped-def]
             async with semaphore:
                 h = signed_headers(keys[endpoint.department], msg_id, body, utcnow())
-                (await client.post(endpoint.url.replace("/hooks/", "/ceiling/"), content=body, headers=h)).raise_for_status()
+                (
+                    await client.post(
+                        endpoint.url.replace("/hooks/", "/ceiling/"), content=body, headers=h
+                    )
+                ).raise_for_status()
 
         started = time.perf_counter()
         await asyncio.gather(*(post(*w) for w in work))
@@ -178,8 +208,12 @@ def throughput_and_isolation(backend: str, candidates: int) -> None:
                 shutil.copyfile(sa.make_url(url).database or "", spare)
             seconds, rss = run_worker(url, total)
             rate = total / seconds
-            print(f"{backend:8} one worker, {total:,} requests to 4 departments: {seconds:.2f} s, {rate:,.0f} deliveries/s (peak RSS {rss / 1024:.0f} MB)")
-            print(f"{backend:8} bare httpx.AsyncClient, same signed bodies, {CONCURRENCY * 4} in flight: {ceiling:,.0f} posts/s; ratio {rate / ceiling:.2f}")
+            print(
+                f"{backend:8} one worker, {total:,} requests to 4 departments: {seconds:.2f} s, {rate:,.0f} deliveries/s (peak RSS {rss / 1024:.0f} MB)"
+            )
+            print(
+                f"{backend:8} bare httpx.AsyncClient, same signed bodies, {CONCURRENCY * 4} in flight: {ceiling:,.0f} posts/s; ratio {rate / ceiling:.2f}"
+            )
             healthy = ("mem", "mohurd", "mohrss")
             healthy_rate_all = 3 * candidates / seconds
             if backend == "sqlite":
@@ -187,12 +221,17 @@ def throughput_and_isolation(backend: str, candidates: int) -> None:
                 closed = f"http://127.0.0.1:{free_port()}/hooks/samr"
                 engine = sa.create_engine(dead_url)
                 with engine.begin() as conn:
-                    conn.execute(sa.text("update departments set webhook_url = :u where code = 'samr'"), {"u": closed})
+                    conn.execute(
+                        sa.text("update departments set webhook_url = :u where code = 'samr'"),
+                        {"u": closed},
+                    )
                 engine.dispose()
                 seconds_dead, _ = run_worker(dead_url, 3 * candidates, healthy)
                 healthy_rate_dead = 3 * candidates / seconds_dead
-                print(f"{backend:8} isolation: healthy three with samr refusing connections {healthy_rate_dead:,.0f}/s vs {healthy_rate_all:,.0f}/s "
-                      f"with all four healthy; ratio {healthy_rate_dead / healthy_rate_all:.2f}")
+                print(
+                    f"{backend:8} isolation: healthy three with samr refusing connections {healthy_rate_dead:,.0f}/s vs {healthy_rate_all:,.0f}/s "
+                    f"with all four healthy; ratio {healthy_rate_dead / healthy_rate_all:.2f}"
+                )
                 shutil.rmtree(spare.parent, ignore_errors=True)
     finally:
         receiver.close()
@@ -204,9 +243,13 @@ def memory(backend: str, backlog: int) -> None:
         with fresh_database(backend) as url:
             started = time.perf_counter()
             build_backlog(url, receiver, backlog // 4)
-            print(f"{backend:8} built a {backlog:,}-request backlog in {time.perf_counter() - started:.0f} s")
+            print(
+                f"{backend:8} built a {backlog:,}-request backlog in {time.perf_counter() - started:.0f} s"
+            )
             seconds, rss = run_worker(url, backlog)
-            print(f"{backend:8} one worker drained {backlog:,} requests in {seconds:.0f} s ({backlog / seconds:,.0f}/s); peak RSS {rss / 1024:.0f} MB")
+            print(
+                f"{backend:8} one worker drained {backlog:,} requests in {seconds:.0f} s ({backlog / seconds:,.0f}/s); peak RSS {rss / 1024:.0f} MB"
+            )
     finally:
         receiver.close()
 

@@ -16,22 +16,42 @@ from decimal import Decimal
 
 import httpx
 import sqlalchemy as sa
-from common import backends, fresh_database, headers, id_number, running_server, setup_world, statements_per_request
+from common import (
+    backends,
+    fresh_database,
+    headers,
+    id_number,
+    running_server,
+    setup_world,
+    statements_per_request,
+)
 
 ROUTE = "/v1/sessions/{session_id}/results"
 TARGETS = ["MEM-LV", "MOHURD-ELEC", "MOHRSS-ELEC-L5"]
 
 
 def prepare(http: httpx.Client, key: str, candidates: int, offset: int) -> tuple[str, list[dict]]:  # type: ignore[type-arg]
-    body = {"certificates": TARGETS, "starts_at": "2026-12-15T09:00:00+08:00", "ends_at": "2026-12-15T17:00:00+08:00", "capacity": candidates}
+    body = {
+        "certificates": TARGETS,
+        "starts_at": "2026-12-15T09:00:00+08:00",
+        "ends_at": "2026-12-15T17:00:00+08:00",
+        "capacity": candidates,
+    }
     session = http.post("/v1/sessions", headers=headers(key), json=body).json()["id"]
     rows = []
     for start in range(0, candidates, 1000):
         batch = [
-            {"candidate": {"id_number": id_number(offset + n), "name": f"考生{n}"}, "targets": TARGETS}
+            {
+                "candidate": {"id_number": id_number(offset + n), "name": f"考生{n}"},
+                "targets": TARGETS,
+            }
             for n in range(start, min(start + 1000, candidates))
         ]
-        r = http.post(f"/v1/sessions/{session}/registrations:batch", headers=headers(key), json={"registrations": batch})
+        r = http.post(
+            f"/v1/sessions/{session}/registrations:batch",
+            headers=headers(key),
+            json={"registrations": batch},
+        )
         r.raise_for_status()
         for i, item in enumerate(r.json()["items"]):
             reg = item["registration"]["id"]
@@ -48,7 +68,11 @@ def prepare(http: httpx.Client, key: str, candidates: int, offset: int) -> tuple
 def record(http: httpx.Client, key: str, session: str, rows: list[dict], batch: int) -> float:  # type: ignore[type-arg]
     started = time.perf_counter()
     for i in range(0, len(rows), batch):
-        r = http.post(f"/v1/sessions/{session}/results", headers=headers(key), json={"results": rows[i : i + batch]})
+        r = http.post(
+            f"/v1/sessions/{session}/results",
+            headers=headers(key),
+            json={"results": rows[i : i + batch]},
+        )
         r.raise_for_status()
     return time.perf_counter() - started
 
@@ -105,7 +129,11 @@ def ceiling(url: str, rows: list[dict], batch: int) -> float:  # type: ignore[ty
 
 
 def run(backend: str, candidates: int) -> None:
-    with fresh_database(backend) as url, running_server(url) as base, httpx.Client(base_url=base, timeout=600) as http:
+    with (
+        fresh_database(backend) as url,
+        running_server(url) as base,
+        httpx.Client(base_url=base, timeout=600) as http,
+    ):
         key = setup_world(http)["centre_key"]
         session, rows = prepare(http, key, candidates, 0)
         before = statements_per_request(http, "POST", ROUTE)
@@ -114,27 +142,37 @@ def run(backend: str, candidates: int) -> None:
         per_batch = (after[0] - before[0]) / (after[1] - before[1])
         rate = len(rows) / elapsed
         top = ceiling(url, rows, 1000)
-        print(f"{backend:8} {len(rows):,} results in batches of 1,000: {elapsed:.2f} s, {rate:,.0f} results/s; "
-              f"{per_batch:.1f} SQL statements per batch")
-        print(f"{backend:8} ceiling (bare Core executemany, same rows and batches): {top:,.0f} rows/s; ratio {rate / top:.2f}")
+        print(
+            f"{backend:8} {len(rows):,} results in batches of 1,000: {elapsed:.2f} s, {rate:,.0f} results/s; "
+            f"{per_batch:.1f} SQL statements per batch"
+        )
+        print(
+            f"{backend:8} ceiling (bare Core executemany, same rows and batches): {top:,.0f} rows/s; ratio {rate / top:.2f}"
+        )
         big_seconds, summary = finalise(http, key, session)
 
         smalls = []
         for repeat in range(3):  # the small case is short: take the median of three
-            small_session, small_rows = prepare(http, key, 1000, candidates + 20_000 + repeat * 1000)
+            small_session, small_rows = prepare(
+                http, key, 1000, candidates + 20_000 + repeat * 1000
+            )
             record(http, key, small_session, small_rows, 1000)
             smalls.append(finalise(http, key, small_session)[0])
         small_seconds = sorted(smalls)[1]
-        print(f"{backend:8} finalise {candidates:,} candidates: {big_seconds:.2f} s ({big_seconds / candidates * 1000:.3f} ms/candidate, "
-              f"{summary['issuance_requests']:,} issuance requests); 1,000 candidates: {small_seconds:.2f} s "
-              f"({small_seconds / 1000 * 1000:.3f} ms/candidate)")
+        print(
+            f"{backend:8} finalise {candidates:,} candidates: {big_seconds:.2f} s ({big_seconds / candidates * 1000:.3f} ms/candidate, "
+            f"{summary['issuance_requests']:,} issuance requests); 1,000 candidates: {small_seconds:.2f} s "
+            f"({small_seconds / 1000 * 1000:.3f} ms/candidate)"
+        )
 
         for size in (100, 5000):
             s, r = prepare(http, key, max(size // 4, 25), candidates + 1000 + size)
             before = statements_per_request(http, "POST", ROUTE)
             record(http, key, s, r[:size], size)
             after = statements_per_request(http, "POST", ROUTE)
-            print(f"{backend:8} batch of {len(r[:size]):>5} results: {after[0] - before[0]:.0f} SQL statements")
+            print(
+                f"{backend:8} batch of {len(r[:size]):>5} results: {after[0] - before[0]:.0f} SQL statements"
+            )
 
 
 if __name__ == "__main__":
