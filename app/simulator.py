@@ -58,19 +58,9 @@ class SimulatedDepartment:
 
     async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+            await lifespan(receive, send)
+            return
+        body = await read_body(receive)
         if scope["method"] == "GET":
             await _reply(send, 200, {"department": self.code, **self.stats})
             return
@@ -132,6 +122,26 @@ class SimulatedDepartment:
                         )
                     return
                 await asyncio.sleep(0.5 * (attempt + 1))
+
+
+async def lifespan(receive: Any, send: Any) -> None:
+    """Answer an ASGI server's lifespan messages (there is nothing to start or stop)."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def read_body(receive: Any) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
 
 
 async def _reply(send: Any, status: int, body: dict[str, Any]) -> None:

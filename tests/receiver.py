@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
+from app.simulator import lifespan, read_body
+
 
 @dataclass(frozen=True)
 class Call:
@@ -104,19 +106,9 @@ class Receiver:
 
     async def app(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+            await lifespan(receive, send)
+            return
+        body = await read_body(receive)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         path = scope["path"]
         webhook_id = headers.get("webhook-id", "")

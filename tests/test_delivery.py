@@ -494,3 +494,40 @@ def test_a_dead_department_does_not_hold_up_the_others(
         # samr has had no second round, which would come only after those time out.
         assert len(receiver.calls_to("samr")) == 4
         assert all(not receiver.completed[c.webhook_id] for c in receiver.calls_to("samr"))
+
+
+def test_delivery_outlives_failures_in_its_own_loops(
+    fresh_database_url: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim or a recording that fails once (a database hiccup, a bug) must not stop
+    deliveries for good: the loops log, wait and carry on."""
+    from sqlalchemy.exc import OperationalError
+
+    from app.delivery import service as delivery_service
+
+    real_claim, real_record = delivery_service.claim, delivery_service.record
+    failed = {"claim": 0, "record": 0}
+
+    def flaky_claim(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if failed["claim"] < 2:
+            failed["claim"] += 1
+            raise RuntimeError("claim failed")
+        return real_claim(*args, **kwargs)
+
+    def flaky_record(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if failed["record"] < 2:
+            failed["record"] += 1
+            raise OperationalError("record", {}, Exception("database is locked"))
+        return real_record(*args, **kwargs)
+
+    monkeypatch.setattr(delivery_service, "claim", flaky_claim)
+    monkeypatch.setattr(delivery_service, "record", flaky_record)
+    with start_env(fresh_database_url, receiver) as env:
+        qualify(
+            env.client, env.world, [(adult(30 + i), ["MEM-LV", "MOHRSS-ELEC-L5"]) for i in range(5)]
+        )
+        assert wait_until(lambda: env.statuses() == ["delivered"] * 10, timeout=30)
+    assert failed == {"claim": 2, "record": 2}
+    assert (
+        sorted(receiver.ids().values()) == [1] * 10
+    )  # the failed recordings were retried, not re-sent

@@ -6,7 +6,6 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -35,26 +34,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def entry_hash(
-    *,
-    seq: int,
-    at: datetime,
-    actor: str,
-    action: str,
-    subject: str,
-    before: Any,
-    after: Any,
-    prev_hash: str,
-) -> str:
+def entry_hash(entry: AuditEntry) -> str:
+    """SHA-256 over the entry's content and the previous entry's hash, canonically encoded."""
     content = {
-        "seq": seq,
-        "at": at.isoformat(timespec="microseconds"),
-        "actor": actor,
-        "action": action,
-        "subject": subject,
-        "before": before,
-        "after": after,
-        "prev": prev_hash,
+        "seq": entry.seq,
+        "at": entry.at.isoformat(timespec="microseconds"),
+        "actor": entry.actor,
+        "action": entry.action,
+        "subject": entry.subject,
+        "before": entry.before,
+        "after": entry.after,
+        "prev": entry.prev_hash,
     }
     canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -72,32 +62,19 @@ def append(
         db, AuditHead, [{"id": HEAD_ID, "seq": 0, "hash": GENESIS}], conflict_columns=["id"]
     )
     head = db.scalars(sa.select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()).one()
-    before, after = _plain(before), _plain(after)
-    at = utcnow()
-    seq = head.seq + 1
-    digest = entry_hash(
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=action,
-        subject=subject,
-        before=before,
-        after=after,
-        prev_hash=head.hash,
-    )
     entry = AuditEntry(
-        seq=seq,
-        at=at,
+        seq=head.seq + 1,
+        at=utcnow(),
         actor=actor,
         action=action,
         subject=subject,
-        before=before,
-        after=after,
+        before=_plain(before),
+        after=_plain(after),
         prev_hash=head.hash,
-        hash=digest,
     )
+    entry.hash = entry_hash(entry)
     db.add(entry)
-    head.seq, head.hash = seq, digest
+    head.seq, head.hash = entry.seq, entry.hash
     db.flush()
     return entry
 
@@ -135,16 +112,7 @@ def verify(db: Session) -> Verification:
             return Verification(count, expected_seq, f"entry {expected_seq} is missing")
         if entry.prev_hash != prev:
             return Verification(count, entry.seq, "does not link to the previous entry")
-        recomputed = entry_hash(
-            seq=entry.seq,
-            at=entry.at,
-            actor=entry.actor,
-            action=entry.action,
-            subject=entry.subject,
-            before=entry.before,
-            after=entry.after,
-            prev_hash=entry.prev_hash,
-        )
+        recomputed = entry_hash(entry)
         if recomputed != entry.hash:
             return Verification(count, entry.seq, "content does not match its hash")
         prev, expected_seq = entry.hash, expected_seq + 1

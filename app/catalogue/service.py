@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -62,3 +63,29 @@ def load(*, db: Session, version: int) -> rules.Catalogue:
     if document is None:
         raise NotFound(f"No catalogue version {version}.")
     return rules.Catalogue.from_document(document, version)
+
+
+def in_force(*, db: Session) -> rules.Catalogue:
+    """The latest version, as the rules core reads it."""
+    row = latest(db=db)
+    return rules.Catalogue.from_document(row.document, row.version)
+
+
+def certificate_problems(
+    catalogue: rules.Catalogue, codes: Sequence[str], pointer: str
+) -> list[ProblemItem]:
+    """A problem for each code (at ``pointer/i``) that the catalogue lacks or that repeats."""
+    problems = []
+    for i, code in enumerate(codes):
+        if code not in catalogue.certificates:
+            problems.append(
+                ProblemItem(
+                    pointer=f"{pointer}/{i}",
+                    message=f"{code} is not in catalogue version {catalogue.version}",
+                )
+            )
+        elif code in codes[:i]:
+            problems.append(
+                ProblemItem(pointer=f"{pointer}/{i}", message=f"{code} is listed twice")
+            )
+    return problems

@@ -380,16 +380,8 @@ def plan_only(
     on: date,
 ) -> tuple[rules.Plan, int]:
     """``POST /v1/plans``: the registration computation on the latest catalogue, stored nowhere."""
-    row = catalogue_service.latest(db=db)
-    catalogue = rules.Catalogue.from_document(row.document, row.version)
-    unknown = [
-        ProblemItem(
-            pointer=f"/certificates/{k}",
-            message=f"{code} is not in catalogue version {row.version}",
-        )
-        for k, code in enumerate(certificates)
-        if code not in catalogue.certificates
-    ]
+    catalogue = catalogue_service.in_force(db=db)
+    unknown = catalogue_service.certificate_problems(catalogue, certificates, "/certificates")
     if unknown:
         raise Unprocessable("Unknown certificates.", errors=unknown)
     birth_date, verified = None, []
@@ -404,4 +396,5 @@ def plan_only(
                 person.id, []
             )
     plan = rules.plan(catalogue, certificates, held_certificates(held, verified), birth_date, on)
-    return plan, row.version
+    assert catalogue.version is not None
+    return plan, catalogue.version

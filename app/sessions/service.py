@@ -21,21 +21,8 @@ from app.sessions.schemas import SectionInfo, SessionCreate, SessionOut
 
 def schedule(*, db: Session, data: SessionCreate, principal: Principal) -> ExamSession:
     centre = _centre_for(db, data, principal)
-    catalogue_row = catalogue_service.latest(db=db)
-    catalogue = rules.Catalogue.from_document(catalogue_row.document, catalogue_row.version)
-    problems = [
-        ProblemItem(
-            pointer=f"/certificates/{i}",
-            message=f"{code} is not in catalogue version {catalogue.version}",
-        )
-        for i, code in enumerate(data.certificates)
-        if code not in catalogue.certificates
-    ]
-    problems += [
-        ProblemItem(pointer=f"/certificates/{i}", message=f"{code} is listed twice")
-        for i, code in enumerate(data.certificates)
-        if code in data.certificates[:i]
-    ]
+    catalogue = catalogue_service.in_force(db=db)
+    problems = catalogue_service.certificate_problems(catalogue, data.certificates, "/certificates")
     if data.ends_at <= data.starts_at:
         problems.append(ProblemItem(pointer="/ends_at", message="must be after starts_at"))
     if problems:
