@@ -235,18 +235,16 @@ def record(
         recorded.append(Recorded(outcome, c.department, a.duration_ms))
 
     if updates:
+        table = Delivery.__table__
+        assert isinstance(table, sa.Table)
         db.execute(
-            sa.update(Delivery.__table__)
-            .where(Delivery.__table__.c.id == sa.bindparam("b_id"))
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("b_id"))
             .values(
                 status=sa.bindparam("b_status"),
                 failures=sa.bindparam("b_failures"),
-                next_attempt_at=sa.bindparam(
-                    "b_next", type_=Delivery.__table__.c.next_attempt_at.type
-                ),
-                delivered_at=sa.bindparam(
-                    "b_delivered", type_=Delivery.__table__.c.delivered_at.type
-                ),
+                next_attempt_at=sa.bindparam("b_next", type_=table.c.next_attempt_at.type),
+                delivered_at=sa.bindparam("b_delivered", type_=table.c.delivered_at.type),
                 last_status_code=sa.bindparam("b_code"),
                 last_error=sa.bindparam("b_error"),
                 locked_until=None,

@@ -31,7 +31,7 @@ router = APIRouter(
 def request_out(r: IssuanceRequest, payload: dict) -> IssuanceRequestOut:  # type: ignore[type-arg]
     return IssuanceRequestOut(
         id=r.id,
-        status=r.status,  # type: ignore[arg-type]
+        status=r.status,
         department=r.department_code,
         certificate=r.certificate,
         registration_id=r.registration_id,
@@ -97,7 +97,7 @@ def request_detail(db, vault, principal, r: IssuanceRequest) -> IssuanceRequestD
     decision = None
     if r.decision is not None and r.decided_at is not None:
         decision = DecisionOut(
-            decision=r.decision,  # type: ignore[arg-type]
+            decision=r.decision,
             certificate_number=r.certificate_number,
             issued_on=r.issued_on,
             valid_until=r.valid_until,

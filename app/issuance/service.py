@@ -218,7 +218,7 @@ def get_for(
     stmt = visible(sa.select(IssuanceRequest).where(IssuanceRequest.id == request_id), principal)
     if lock:
         stmt = stmt.with_for_update()
-    request = db.scalars(stmt).first()
+    request: IssuanceRequest | None = db.scalars(stmt).first()
     if request is None:
         raise NotFound(f"No issuance request {request_id}.")
     return request

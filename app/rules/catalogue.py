@@ -171,15 +171,17 @@ def catalogue_problems(document: Mapping[str, Any], departments: Iterable[str]) 
             problems.append((f"{at}/max_score", "a pass_fail section has no max_score"))
 
     certificates: dict[str, Mapping[str, Any]] = {}
+    first_index: dict[str, int] = {}
     for i, c in enumerate(document.get("certificates", [])):
         if c["code"] in certificates:
             problems.append((f"/certificates/{i}/code", f"duplicate certificate code {c['code']}"))
             continue
         certificates[c["code"]] = c
+        first_index[c["code"]] = i
 
     for i, c in enumerate(document.get("certificates", [])):
         at = f"/certificates/{i}"
-        if certificates.get(c["code"]) is not c:
+        if first_index[c["code"]] != i:
             continue  # a duplicate, already reported
         if c["department"] not in known_departments:
             problems.append((f"{at}/department", f"unknown department {c['department']}"))

@@ -70,7 +70,7 @@ def register(
                 else RegistrationCreate.model_validate(raw)
             )
         except ValidationError as exc:
-            problem = Unprocessable(
+            problem: AppError = Unprocessable(
                 "The registration is not valid.", errors=validation_items(exc.errors())
             )
             outcomes[i] = RowOutcome(i, 422, problem=problem)
@@ -104,9 +104,9 @@ def register(
         plan, held = _plan_for(
             catalogue, session, row, verified.get(person.id, []) if person else []
         )
-        problem = _ineligibility(session, row, plan)
-        if problem is not None:
-            outcomes[i] = RowOutcome(i, 422, problem=problem)
+        refusal = _ineligibility(session, row, plan)
+        if refusal is not None:
+            outcomes[i] = RowOutcome(i, 422, problem=refusal)
             continue
         if seats_left <= 0:
             outcomes[i] = RowOutcome(
@@ -296,7 +296,7 @@ def _out(
             for e in plan["exemptions"]
         ],
         ignored_held=[IgnoredHeldOut.model_validate(x) for x in plan["ignored_held"]],
-        status=status,  # type: ignore[arg-type]
+        status=status,
         created_at=created_at,
     )
 

@@ -140,7 +140,7 @@ def register_batch(
             index=o.index,
             status=o.status,
             registration=o.registration,
-            problem=o.problem.to_problem() if o.problem else None,  # type: ignore[arg-type]
+            problem=o.problem.to_problem() if o.problem else None,
         )
         for o in outcomes
     ]

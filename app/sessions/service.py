@@ -128,7 +128,7 @@ def session_out(session: ExamSession, catalogue: rules.Catalogue) -> SessionOut:
     return SessionOut(
         id=session.id,
         centre=session.centre_code,
-        status=session.status,  # type: ignore[arg-type]
+        status=session.status,
         catalogue_version=session.catalogue_version,
         certificates=session.certificates,
         sections=[
