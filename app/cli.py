@@ -62,7 +62,7 @@ def worker() -> None:
     from app.crypto import load_vault
     from app.delivery.worker import DeliveryWorker
     from app.logs import configure_logging
-    from app.metrics import Metrics
+    from app.metrics import DeliveryQueueCollector, Metrics
 
     settings = _settings()
     configure_logging(settings.log_level)
@@ -72,7 +72,18 @@ def worker() -> None:
     except ConfigError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    delivery = DeliveryWorker(database=database, vault=vault, settings=settings, metrics=Metrics())
+    metrics = Metrics()
+    if settings.worker_metrics_port:
+        from prometheus_client import start_http_server
+
+        metrics.registry.register(DeliveryQueueCollector(database))
+        start_http_server(
+            settings.worker_metrics_port, addr=settings.host, registry=metrics.registry
+        )
+        console.print(
+            f"worker metrics on http://{settings.host}:{settings.worker_metrics_port}/metrics"
+        )
+    delivery = DeliveryWorker(database=database, vault=vault, settings=settings, metrics=metrics)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: delivery.request_stop())
     delivery.start()

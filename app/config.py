@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     delivery_poll_interval: float = Field(0.5, gt=0, le=60)
     delivery_lease_margin: float = Field(10.0, ge=0, le=3600)
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    worker_metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="`oneexam worker`: serve /metrics on this port"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("retry_schedule", mode="before")

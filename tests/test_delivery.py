@@ -531,3 +531,26 @@ def test_delivery_outlives_failures_in_its_own_loops(
     assert (
         sorted(receiver.ids().values()) == [1] * 10
     )  # the failed recordings were retried, not re-sent
+
+
+def test_metrics_show_deliveries_latency_and_the_queue(
+    fresh_database_url: str, receiver: Receiver
+) -> None:
+    urls = {
+        d: receiver.url(d) for d in DEPARTMENTS if d != "samr"
+    }  # samr pull-only: its queue waits
+    with start_env(fresh_database_url, receiver, urls) as env:
+        receiver.behaviours["mem"] = fail_first(1, 500)
+        qualify(env.client, env.world, [(adult(40), ["MEM-LV", "SAMR-WELD"])])
+        assert wait_until(lambda: sorted(env.statuses()) == ["delivered", "pending"])
+        text = env.client.get("/metrics").text
+        assert 'oneexam_deliveries_total{department="mem",outcome="retry"} 1.0' in text
+        assert 'oneexam_deliveries_total{department="mem",outcome="delivered"} 1.0' in text
+        assert 'oneexam_delivery_duration_seconds_count{department="mem"} 2.0' in text
+        assert 'oneexam_delivery_queue_depth{department="samr"} 1.0' in text
+        oldest = next(
+            line
+            for line in text.splitlines()
+            if line.startswith('oneexam_delivery_oldest_pending_seconds{department="samr"}')
+        )
+        assert float(oldest.split()[-1]) >= 0

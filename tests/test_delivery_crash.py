@@ -14,6 +14,7 @@ import signal
 import socket
 from collections import defaultdict
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -50,6 +51,13 @@ def _count(url: str, sql: str) -> int:
             return int(conn.execute(sa.text(sql)).scalar_one())
     finally:
         engine.dispose()
+
+
+def _metrics(port: int) -> str:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return ""
 
 
 def _ids_per_request(receiver: Receiver) -> dict[str, set[str]]:
