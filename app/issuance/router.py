@@ -2,11 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 
 from app.auth import AnyRole, DepartmentOnly
-from app.catalogue import service as catalogue_service
 from app.db import DatabaseDep, utcnow
 from app.errors import problem_responses
 from app.issuance import service
@@ -21,7 +19,6 @@ from app.issuance.schemas import (
 )
 from app.pagination import Page, Paging
 from app.schemas import CodeQuery, IdPath, IdQuery
-from app.sessions.models import ExamSession
 
 router = APIRouter(
     prefix="/v1/issuance-requests", tags=["issuance"], responses=problem_responses(401, 403)
@@ -128,25 +125,8 @@ def decide(
     verified record) or ``rejected``. The same decision again is a no-op; a different one, or a
     decision on a cancelled request, is 409."""
     with database.write() as db:
-        current = service.get_for(db=db, principal=principal, request_id=request_id)
-        catalogue = catalogue_service.load(
-            db=db, version=_catalogue_version(db, current.session_id)
-        )
-        validity = catalogue.certificates[current.certificate].validity_years
-        r = service.decide(
-            db=db,
-            principal=principal,
-            request_id=request_id,
-            data=data,
-            catalogue_validity=validity,
-        )
+        r = service.decide(db=db, principal=principal, request_id=request_id, data=data)
         return request_detail(db, request.app.state.vault, principal, r)
-
-
-def _catalogue_version(db, session_id: str) -> int:  # type: ignore[no-untyped-def]
-    return int(
-        db.scalar(sa.select(ExamSession.catalogue_version).where(ExamSession.id == session_id))
-    )
 
 
 @router.post(

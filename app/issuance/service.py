@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +18,7 @@ from app.auth import Principal
 from app.candidates import service as candidates_service
 from app.candidates.models import CandidateCertificate
 from app.candidates.service import reveal_id_number
+from app.catalogue import service as catalogue_service
 from app.crypto import Vault
 from app.db import bulk_insert, new_id, utcnow
 from app.delivery import outbox
@@ -268,7 +269,6 @@ def decide(
     principal: Principal,
     request_id: str,
     data: DecisionIn,
-    catalogue_validity: int | None,
 ) -> IssuanceRequest:
     """Record the department's decision. The same decision again changes nothing; a different
     one, or any decision on a cancelled request, is a conflict. An issued certificate joins the
@@ -277,8 +277,12 @@ def decide(
     require_department(principal, request)
     if request.status == "cancelled":
         raise Conflict("The request was cancelled; it takes no decision.")
+    version = db.scalars(
+        sa.select(ExamSession.catalogue_version).where(ExamSession.id == request.session_id)
+    ).one()
+    certificate = catalogue_service.load(db=db, version=version).certificates[request.certificate]
     if request.decision is not None:
-        if _same_decision(request, data, catalogue_validity):
+        if _same_decision(request, data, certificate):
             return request
         raise Conflict(
             f"The request was already decided ({request.decision}); a different decision is refused."
@@ -293,7 +297,7 @@ def decide(
         assert data.certificate_number is not None and data.issued_on is not None
         request.certificate_number = data.certificate_number
         request.issued_on = data.issued_on
-        request.valid_until = data.valid_until or _expiry(data.issued_on, catalogue_validity)
+        request.valid_until = data.valid_until or certificate.valid_until(data.issued_on)
         db.add(
             CandidateCertificate(
                 id=new_id("cc"),
@@ -337,22 +341,15 @@ def decide(
     return request
 
 
-def _expiry(issued_on: date, validity_years: int | None) -> date | None:
-    if validity_years is None:
-        return None
-    try:
-        return issued_on.replace(year=issued_on.year + validity_years) - timedelta(days=1)
-    except ValueError:  # 29 February
-        return issued_on.replace(year=issued_on.year + validity_years, day=28)
-
-
-def _same_decision(request: IssuanceRequest, data: DecisionIn, validity: int | None) -> bool:
+def _same_decision(
+    request: IssuanceRequest, data: DecisionIn, certificate: rules.Certificate
+) -> bool:
     if request.decision != data.decision:
         return False
     if data.decision == "rejected":
         return request.rejection_reason == data.reason
     assert data.issued_on is not None
-    valid_until = data.valid_until or _expiry(data.issued_on, validity)
+    valid_until = data.valid_until or certificate.valid_until(data.issued_on)
     return (request.certificate_number, request.issued_on, request.valid_until) == (
         data.certificate_number,
         data.issued_on,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -52,6 +53,21 @@ class Certificate:
     def pass_score(self, section: str) -> Decimal | None:
         """This certificate's pass mark for a section (None: pass/fail)."""
         return self._pass_scores[section]
+
+    def valid_until(self, issued_on: date) -> date | None:
+        """Last day of validity for a certificate issued on a day (None: lifelong).
+
+        Six years from 2026-12-20 runs to 2032-12-19; from 29 February, to 28 February.
+        """
+        if self.validity_years is None:
+            return None
+        try:
+            anniversary = issued_on.replace(year=issued_on.year + self.validity_years)
+        except ValueError:  # 29 February in a year that has none
+            anniversary = issued_on.replace(
+                year=issued_on.year + self.validity_years, day=28
+            ) + timedelta(days=1)
+        return anniversary - timedelta(days=1)
 
     @property
     def sections(self) -> tuple[str, ...]:
