@@ -89,4 +89,6 @@ def test_validity_runs_to_the_day_before_the_anniversary() -> None:
     mem_lv = CATALOGUE.certificates["MEM-LV"]  # six years
     assert mem_lv.valid_until(date(2026, 12, 20)) == date(2032, 12, 19)
     assert mem_lv.valid_until(date(2028, 2, 29)) == date(2034, 2, 28)
-    assert CATALOGUE.certificates["MOHRSS-ELEC-L5"].valid_until(date(2026, 12, 20)) is None  # lifelong
+    assert (
+        CATALOGUE.certificates["MOHRSS-ELEC-L5"].valid_until(date(2026, 12, 20)) is None
+    )  # lifelong
