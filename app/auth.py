@@ -108,6 +108,5 @@ def _require(*roles: Role):  # type: ignore[no-untyped-def]
 
 Admin = Annotated[Principal, Depends(_require("admin"))]
 AdminOrCentre = Annotated[Principal, Depends(_require("admin", "centre"))]
-AdminOrDepartment = Annotated[Principal, Depends(_require("admin", "department"))]
 DepartmentOnly = Annotated[Principal, Depends(_require("department"))]
 AnyRole = CurrentPrincipal

@@ -35,13 +35,18 @@ def find_by_index(*, db: Session, indexes: Iterable[str]) -> dict[str, Candidate
 
 
 def ensure_candidates(
-    *, db: Session, vault: Vault, id_numbers: Mapping[str, str]
+    *,
+    db: Session,
+    vault: Vault,
+    id_numbers: Mapping[str, str],
+    known: Mapping[str, Candidate],
 ) -> dict[str, Candidate]:
     """The candidate row for each ``index -> normalised ID number``, creating missing ones.
+    ``known`` are the rows the caller already looked up (they are not read again).
 
     Safe under concurrency: two requests creating the same person both end with the one row.
     """
-    found = find_by_index(db=db, indexes=id_numbers)
+    found = {index: known[index] for index in id_numbers if index in known}
     missing = {index: number for index, number in id_numbers.items() if index not in found}
     if missing:
         now = utcnow()

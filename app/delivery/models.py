@@ -7,8 +7,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
 
-DELIVERY_STATUSES = ("pending", "held", "delivered", "failed", "cancelled")
-
 
 class Delivery(Base):
     """One webhook event for one department: the outbox row.

@@ -79,20 +79,6 @@ def endpoints(db: Session, vault: Vault, now: datetime) -> list[Endpoint]:
     ]
 
 
-def departments_with_due_events(db: Session, now: datetime) -> set[str]:
-    """Departments with at least one event due and not leased (a cheap read, no locks)."""
-    stmt = (
-        sa.select(Delivery.department_code)
-        .where(
-            Delivery.status == "pending",
-            Delivery.next_attempt_at <= now,
-            sa.or_(Delivery.locked_until.is_(None), Delivery.locked_until < now),
-        )
-        .distinct()
-    )
-    return set(db.scalars(stmt))
-
-
 def claim(
     db: Session,
     vault: Vault,

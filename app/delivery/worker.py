@@ -6,12 +6,14 @@ MEASUREMENTS.md), and each department gets its own client and thread pool, cappe
 ``ONEEXAM_DELIVERY_CONCURRENCY`` in-flight requests, so a slow or dead department can only
 ever occupy its own threads.
 
-- the dispatcher thread finds departments with due events and claims, for each, as many as it
-  has free slots (a lease: ``locked_until`` = now + lease, and a new ``lease_version``);
+- the dispatcher thread claims, for each department taking deliveries, as many due events as
+  it has free slots (a lease: ``locked_until`` = now + lease, and a new ``lease_version``); a
+  department with nothing due is looked at again only after the poll interval;
 - a department's threads sign and post; each attempt ends within 4 × the request timeout,
   and the lease is longer than that, so no event is ever in flight twice at once;
 - the recorder thread stores attempts in batches, fenced by the lease version: an attempt
-  whose lease was taken over is stored as ``superseded`` and changes nothing.
+  whose lease was taken over is stored as ``superseded`` and changes nothing. A slot is free
+  again only once its attempt is recorded, so finished attempts never pile up in memory.
 
 A crash loses nothing: leased events are taken over once their lease expires, and are sent
 again under the same ``webhook-id``.

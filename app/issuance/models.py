@@ -7,8 +7,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
 
-REQUEST_STATUSES = ("pending", "delivered", "issued", "rejected", "failed", "cancelled")
-
 
 class IssuanceRequest(Base):
     """One qualified (registration, certificate): the department is asked to issue.

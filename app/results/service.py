@@ -42,22 +42,6 @@ def _value(score: Decimal | None, passed: bool | None) -> Any:
     return as_json_number(score) if score is not None else passed
 
 
-def _value_problem(
-    section: rules.Section, score: Decimal | None, passed: bool | None
-) -> tuple[str, str] | None:
-    """(field, message) if the value does not fit the section's scoring."""
-    if section.scoring == "pass_fail":
-        if score is not None:
-            return "score", f"{section.code} is pass/fail: send passed, not score"
-        return None
-    if passed is not None:
-        return "passed", f"{section.code} is scored: send score, not passed"
-    assert score is not None and section.max_score is not None
-    if score > section.max_score:
-        return "score", f"above {section.code}'s maximum {as_json_number(section.max_score)}"
-    return None
-
-
 def record(
     *,
     db: Session,
@@ -123,7 +107,7 @@ def record(
                 )
             )
             continue
-        problem = _value_problem(catalogue.sections[row.section], row.score, row.passed)
+        problem = rules.result_problem(catalogue.sections[row.section], row.score, row.passed)
         if problem is not None:
             invalid.append(ProblemItem(pointer=f"{at}/{problem[0]}", message=problem[1]))
             continue
@@ -215,7 +199,7 @@ def amend(
             raise Conflict(f"No result is recorded for {section} yet; record it first.")
         raise NotFound(f"The registration does not sit {section}.")
     catalogue = catalogue_service.load(db=db, version=session.catalogue_version)
-    problem = _value_problem(catalogue.sections[section], data.score, data.passed)
+    problem = rules.result_problem(catalogue.sections[section], data.score, data.passed)
     if problem is not None:
         raise Unprocessable(
             "The amendment does not fit the section.",

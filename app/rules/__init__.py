@@ -12,7 +12,7 @@ from app.rules.catalogue import (
     Section,
     catalogue_problems,
 )
-from app.rules.evaluation import Outcome, SectionFailure, SectionResult, evaluate
+from app.rules.evaluation import Outcome, SectionFailure, SectionResult, evaluate, result_problem
 from app.rules.idnumber import (
     InvalidIdNumber,
     age_on,
@@ -60,4 +60,5 @@ __all__ = [
     "plan",
     "plan_from_dict",
     "plan_to_dict",
+    "result_problem",
 ]

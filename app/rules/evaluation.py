@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from app.rules.catalogue import Catalogue
+from app.rules.catalogue import Catalogue, Section
 from app.rules.planning import Exemption, Plan
 
 OutcomeStatus = Literal["qualified", "not_qualified", "absent"]
@@ -45,6 +45,32 @@ class Outcome:
     @property
     def qualified(self) -> bool:
         return self.status == "qualified"
+
+
+def _number_text(value: Decimal) -> str:
+    return str(int(value)) if value == value.to_integral_value() else str(value)
+
+
+def result_problem(
+    section: Section, score: Decimal | None, passed: bool | None
+) -> tuple[str, str] | None:
+    """Whether a value fits the section's scoring: ``(field, message)`` if it does not.
+
+    Scored sections take a score from 0 to their maximum; pass/fail sections take ``passed``.
+    """
+    if section.scoring == "pass_fail":
+        if score is not None:
+            return "score", f"{section.code} is pass/fail: send passed, not score"
+        return None
+    if passed is not None:
+        return "passed", f"{section.code} is scored: send score, not passed"
+    if score is None:
+        return "score", f"{section.code} is scored: send score"
+    if section.max_score is not None and score > section.max_score:
+        return "score", f"above {section.code}'s maximum {_number_text(section.max_score)}"
+    if score < 0:
+        return "score", "a score cannot be negative"
+    return None
 
 
 def section_passed(result: SectionResult, pass_score: Decimal | None) -> bool:

@@ -118,7 +118,7 @@ def register(
         accepted.append((i, row, plan, held))
 
     if accepted:
-        created = _insert(db, vault, session, principal, accepted, index_of)
+        created = _insert(db, vault, session, principal, accepted, index_of, people)
         outcomes.update({i: RowOutcome(i, 201, registration=out) for i, out in created.items()})
     return [outcomes[i] for i in range(len(rows))]
 
@@ -227,11 +227,13 @@ def _insert(
     principal: Principal,
     accepted: list[tuple[int, RegistrationCreate, rules.Plan, list[HeldOut]]],
     index_of: Mapping[int, str],
+    known: Mapping[str, Candidate],
 ) -> dict[int, RegistrationOut]:
     people = candidates_service.ensure_candidates(
         db=db,
         vault=vault,
         id_numbers={index_of[i]: row.candidate.id_number for i, row, _, _ in accepted},
+        known=known,
     )
     now = utcnow()
     values = []

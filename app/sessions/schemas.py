@@ -14,7 +14,7 @@ from pydantic import (
 
 from app.errors import Problem
 from app.rules import InvalidIdNumber, normalise_id_number
-from app.schemas import Code, Name, Score, StrictModel, Text, no_control_characters
+from app.schemas import Code, Name, Score, StrictModel, no_control_characters
 
 MAX_REGISTRATION_BATCH = 1000
 
@@ -195,7 +195,3 @@ class PlanOut(BaseModel):
     exemptions: list[ExemptionOut]
     ignored_held: list[IgnoredHeldOut]
     targets: list[TargetOut]
-
-
-class AbsenceIn(StrictModel):
-    reason: Text | None = None
