@@ -554,3 +554,28 @@ def test_metrics_show_deliveries_latency_and_the_queue(
             if line.startswith('oneexam_delivery_oldest_pending_seconds{department="samr"}')
         )
         assert float(oldest.split()[-1]) >= 0
+
+
+def test_a_cancellation_held_behind_a_failed_attempt_is_dropped(
+    fresh_database_url: str, receiver: Receiver
+) -> None:
+    receiver.behaviours["mem"] = always(500, delay=1.5)
+    with start_env(fresh_database_url, receiver, delivery_timeout=5.0, retry_schedule=(0,)) as env:
+        _, (reg,) = qualify(env.client, env.world, [(adult(50), ["MEM-LV"])])
+        assert wait_until(lambda: len(receiver.calls_to("mem")) == 1)
+        r = env.client.post(
+            f"/v1/registrations/{reg['id']}/results/ELEC-THEORY/amendments",
+            headers=env.world.centre_a,
+            json={"score": 10, "reason": "复核"},
+        )
+        assert r.status_code == 201
+        assert ("issuance.cancelled", "held") in [(e, s) for _, e, s in env.deliveries()]
+        # the only attempt fails: the department was never told, so it hears nothing more
+        assert wait_until(
+            lambda: ("issuance.cancelled", "cancelled") in [(e, s) for _, e, s in env.deliveries()],
+            timeout=15,
+        )
+        assert [s for _, e, s in env.deliveries() if e == "issuance.requested"] == ["failed"]
+        time.sleep(0.5)
+        assert len(receiver.calls_to("mem")) == 1
+        assert env.statuses() == ["cancelled"]

@@ -182,6 +182,31 @@ def test_404_405_and_unexpected_errors_are_problems_without_internals(settings) 
         assert set(body) == {"type", "title", "status", "detail"}
 
 
+def test_a_unique_violation_from_a_concurrent_writer_is_a_409_not_a_500(settings) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from app.main import create_app
+
+    app = create_app(settings)
+
+    @app.post("/twice")
+    def twice() -> None:
+        with (
+            app.state.database.write() as db
+        ):  # the same centre inserted twice, bypassing the service checks
+            for _ in range(2):
+                db.execute(
+                    sa.text(
+                        "insert into centres (code, name, created_at) values ('DUP', 'x', '2026-01-01')"
+                    )
+                )
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        body = assert_problem(client.post("/twice"), 409)
+        assert "nothing was written" in body["detail"]
+        assert_problem(client.get("/v1/centres/DUP", headers=bearer(ADMIN_KEY)), 404)
+
+
 def test_department_secret_format_rotation_and_overlap(world: World, client: TestClient) -> None:
     secret = world.secrets["mem"]
     assert secret.startswith("whsec_")

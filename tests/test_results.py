@@ -524,3 +524,24 @@ def test_amendment_rules(world: World, client: TestClient) -> None:
     assert_problem(
         client.post(f"/v1/registrations/{reg['id']}/absence", headers=world.centre_a), 409
     )
+
+
+def test_a_dry_run_reports_what_would_happen_and_writes_nothing(
+    world: World, client: TestClient, settings
+) -> None:  # type: ignore[no-untyped-def]
+    s = schedule_session(client, world.centre_a)
+    (reg,) = register_many(client, world, s["id"], [registration(adult(70), ELEC3)])
+    url = f"/v1/sessions/{s['id']}/results"
+    rows = electrician_results(reg["id"])
+    r = client.post(url, headers=world.centre_a, params={"dry_run": "true"}, json={"results": rows})
+    assert r.json() == {"created": 4, "unchanged": 0}
+    assert count(settings, "results") == 0 and count(settings, "audit_log") == 0
+    bad = [*rows[:3], {**rows[3], "score": 101}]
+    assert_problem(
+        client.post(url, headers=world.centre_a, params={"dry_run": "true"}, json={"results": bad}),
+        422,
+    )
+    assert client.post(url, headers=world.centre_a, json={"results": rows}).json() == {
+        "created": 4,
+        "unchanged": 0,
+    }
