@@ -1,0 +1,38 @@
+"""What an endpoint may ask for, built once in ``create_app`` and handed over by FastAPI.
+
+Routers declare ``settings: SettingsDep`` or ``vault: VaultDep`` instead of reading
+``request.app.state``; services receive what they need as keyword arguments.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.config import Settings
+from app.crypto import Vault
+from app.db import DatabaseDep
+from app.metrics import Metrics
+
+__all__ = ["DatabaseDep", "MetricsDep", "SettingsDep", "VaultDep"]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_vault(request: Request) -> Vault:
+    vault: Vault = request.app.state.vault
+    return vault
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+VaultDep = Annotated[Vault, Depends(get_vault)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
