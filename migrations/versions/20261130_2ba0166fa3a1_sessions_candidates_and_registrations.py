@@ -14,7 +14,6 @@ from alembic import op
 
 import app.db
 
-
 revision: str = "2ba0166fa3a1"
 down_revision: str | None = "3a991499688a"
 branch_labels: str | Sequence[str] | None = None

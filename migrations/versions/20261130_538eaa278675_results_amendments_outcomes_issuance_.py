@@ -14,7 +14,6 @@ from alembic import op
 
 import app.db
 
-
 revision: str = "538eaa278675"
 down_revision: str | None = "2ba0166fa3a1"
 branch_labels: str | Sequence[str] | None = None

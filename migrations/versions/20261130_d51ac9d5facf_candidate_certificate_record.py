@@ -14,7 +14,6 @@ from alembic import op
 
 import app.db
 
-
 revision: str = "d51ac9d5facf"
 down_revision: str | None = "538eaa278675"
 branch_labels: str | Sequence[str] | None = None
