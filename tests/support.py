@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import httpx
+from fastapi.testclient import TestClient
+
+from app.errors import PROBLEM_JSON
 from app.rules.idnumber import check_character
 
 ADMIN_KEY = "oek_test-admin-key-0123456789abcdefghijklmnop"
@@ -204,3 +210,66 @@ def spawn_oneexam(*args: str, env: dict[str, str]) -> Any:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+def assert_problem(response, status: int) -> dict:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    body = response.json()
+    assert body["status"] == status
+    assert body["type"].startswith("https://") and body["title"]
+    return body
+
+
+ELEC3 = ["MEM-LV", "MOHURD-ELEC", "MOHRSS-ELEC-L5"]
+
+
+def register_many(
+    client: TestClient, world: World, session_id: str, rows: list[dict]
+) -> list[dict]:  # type: ignore[type-arg]
+    r = client.post(
+        f"/v1/sessions/{session_id}/registrations:batch",
+        headers=world.centre_a,
+        json={"registrations": rows},
+    )
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert all(i["status"] == 201 for i in items), [
+        i["problem"] for i in items if i["status"] != 201
+    ]
+    return [i["registration"] for i in items]
+
+
+def post_results(client: TestClient, world: World, session_id: str, rows: list[dict], headers=None):  # type: ignore[no-untyped-def, type-arg]
+    return client.post(
+        f"/v1/sessions/{session_id}/results",
+        headers=headers or world.centre_a,
+        json={"results": rows},
+    )
+
+
+def electrician_results(
+    reg_id: str,
+    theory: float = 75,
+    practical: float = 85,
+    safety: float = 72,
+    training: bool = True,
+) -> list[dict]:  # type: ignore[type-arg]
+    return [
+        {"registration_id": reg_id, "section": "ELEC-TRAINING", "passed": training},
+        {"registration_id": reg_id, "section": "ELEC-THEORY", "score": theory},
+        {"registration_id": reg_id, "section": "ELEC-PRACTICAL", "score": practical},
+        {"registration_id": reg_id, "section": "BUILD-SAFETY", "score": safety},
+    ]
+
+
+def post_all_at_once(url: str, headers: dict[str, str], bodies: list[dict]) -> list[int]:  # type: ignore[type-arg]
+    barrier = threading.Barrier(len(bodies))
+
+    def one(body: dict) -> int:  # type: ignore[type-arg]
+        with httpx.Client(timeout=60) as http:
+            barrier.wait()
+            return http.post(url, headers=headers, json=body).status_code
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        return list(pool.map(one, bodies))

@@ -9,24 +9,15 @@ import pytest
 import standardwebhooks
 from fastapi.testclient import TestClient
 
-from app.errors import PROBLEM_JSON
 from tests.support import (
     ADMIN_KEY,
     World,
+    assert_problem,
     bearer,
     create_key,
     reference_catalogue,
     reference_departments,
 )
-
-
-def assert_problem(response, status: int) -> dict:  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM_JSON)
-    body = response.json()
-    assert body["status"] == status
-    assert body["type"].startswith("https://") and body["title"]
-    return body
 
 
 def test_reference_catalogue_is_version_1_and_a_second_put_is_version_2(

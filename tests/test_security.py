@@ -20,8 +20,15 @@ from app.logs import json_formatter
 from app.main import create_app
 from tests.conftest import make_settings
 from tests.receiver import Receiver, wait_until
-from tests.support import ADMIN_KEY, adult, build_world, qualify, registration, schedule_session
-from tests.test_foundation_api import assert_problem
+from tests.support import (
+    ADMIN_KEY,
+    adult,
+    assert_problem,
+    build_world,
+    qualify,
+    registration,
+    schedule_session,
+)
 
 DEPARTMENTS = ("mem", "mohurd", "samr", "mohrss")
 

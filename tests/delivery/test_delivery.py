@@ -20,8 +20,15 @@ from app.db import create_db_engine
 from app.main import create_app
 from tests.conftest import make_settings
 from tests.receiver import Answer, Receiver, always, closed_port_url, fail_first, slow, wait_until
-from tests.support import World, adult, build_world, qualify, registration, schedule_session
-from tests.test_foundation_api import assert_problem
+from tests.support import (
+    World,
+    adult,
+    assert_problem,
+    build_world,
+    qualify,
+    registration,
+    schedule_session,
+)
 
 DEPARTMENTS = ("mem", "mohurd", "samr", "mohrss")
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
-import httpx
 from fastapi.testclient import TestClient
 
-from tests.support import EXAM_DAY, World, adult, id_number, registration, schedule_session
-from tests.test_foundation_api import assert_problem
+from tests.support import (
+    EXAM_DAY,
+    World,
+    adult,
+    assert_problem,
+    id_number,
+    post_all_at_once,
+    registration,
+    schedule_session,
+)
 
 
 def register(client: TestClient, world: World, session_id: str, body: dict, headers=None):  # type: ignore[no-untyped-def]
@@ -335,24 +340,14 @@ def test_plans_compute_without_storing(world: World, client: TestClient) -> None
     )
 
 
-def _post_all(url: str, headers: dict[str, str], bodies: list[dict]) -> list[int]:  # type: ignore[type-arg]
-    barrier = threading.Barrier(len(bodies))
-
-    def one(body: dict) -> int:  # type: ignore[type-arg]
-        with httpx.Client(timeout=60) as http:
-            barrier.wait()
-            return http.post(url, headers=headers, json=body).status_code
-
-    with ThreadPoolExecutor(len(bodies)) as pool:
-        return list(pool.map(one, bodies))
-
-
 def test_fifty_at_once_into_ten_seats_gives_ten_and_forty_409(
     world: World, client: TestClient, live
 ) -> None:  # type: ignore[no-untyped-def]
     s = schedule_session(client, world.centre_a, ["MOHRSS-ELEC-L5"], capacity=10)
     bodies = [registration(adult(100 + i), ["MOHRSS-ELEC-L5"]) for i in range(50)]
-    statuses = _post_all(f"{live.url}/v1/sessions/{s['id']}/registrations", world.centre_a, bodies)
+    statuses = post_all_at_once(
+        f"{live.url}/v1/sessions/{s['id']}/registrations", world.centre_a, bodies
+    )
     assert sorted(statuses) == [201] * 10 + [409] * 40
     listed = client.get(f"/v1/sessions/{s['id']}/registrations", headers=world.centre_a).json()[
         "items"
@@ -367,7 +362,7 @@ def test_the_same_candidate_posted_twice_at_once_is_registered_once(
     s = schedule_session(client, world.centre_a, ["MOHRSS-ELEC-L5"], capacity=10)
     for attempt in range(5):
         body = registration(adult(300 + attempt), ["MOHRSS-ELEC-L5"])
-        statuses = _post_all(
+        statuses = post_all_at_once(
             f"{live.url}/v1/sessions/{s['id']}/registrations", world.centre_a, [body, body]
         )
         assert sorted(statuses) == [201, 409]

@@ -7,50 +7,18 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from app.db import create_db_engine
-from tests.support import World, adult, registration, schedule_session
-from tests.test_foundation_api import assert_problem
-from tests.test_registrations import _post_all
-
-ELEC3 = ["MEM-LV", "MOHURD-ELEC", "MOHRSS-ELEC-L5"]
-
-
-def register_many(
-    client: TestClient, world: World, session_id: str, rows: list[dict]
-) -> list[dict]:  # type: ignore[type-arg]
-    r = client.post(
-        f"/v1/sessions/{session_id}/registrations:batch",
-        headers=world.centre_a,
-        json={"registrations": rows},
-    )
-    assert r.status_code == 200, r.text
-    items = r.json()["items"]
-    assert all(i["status"] == 201 for i in items), [
-        i["problem"] for i in items if i["status"] != 201
-    ]
-    return [i["registration"] for i in items]
-
-
-def post_results(client: TestClient, world: World, session_id: str, rows: list[dict], headers=None):  # type: ignore[no-untyped-def, type-arg]
-    return client.post(
-        f"/v1/sessions/{session_id}/results",
-        headers=headers or world.centre_a,
-        json={"results": rows},
-    )
-
-
-def electrician_results(
-    reg_id: str,
-    theory: float = 75,
-    practical: float = 85,
-    safety: float = 72,
-    training: bool = True,
-) -> list[dict]:  # type: ignore[type-arg]
-    return [
-        {"registration_id": reg_id, "section": "ELEC-TRAINING", "passed": training},
-        {"registration_id": reg_id, "section": "ELEC-THEORY", "score": theory},
-        {"registration_id": reg_id, "section": "ELEC-PRACTICAL", "score": practical},
-        {"registration_id": reg_id, "section": "BUILD-SAFETY", "score": safety},
-    ]
+from tests.support import (
+    ELEC3,
+    World,
+    adult,
+    assert_problem,
+    electrician_results,
+    post_all_at_once,
+    post_results,
+    register_many,
+    registration,
+    schedule_session,
+)
 
 
 def count(settings, table: str) -> int:  # type: ignore[no-untyped-def]
@@ -442,7 +410,7 @@ def test_two_concurrent_finalisations_make_one_set_of_requests(
         s["id"],
         [row for reg in regs for row in electrician_results(reg["id"], theory=90)],
     )
-    statuses = _post_all(
+    statuses = post_all_at_once(
         f"{live.url}/v1/sessions/{s['id']}/finalise", world.centre_a, [{}, {}, {}, {}]
     )
     assert statuses == [200, 200, 200, 200]
@@ -458,7 +426,7 @@ def test_concurrent_identical_result_batches_record_each_row_once(
         client, world, s["id"], [registration(adult(50 + i), ELEC3) for i in range(25)]
     )
     rows = [row for reg in regs for row in electrician_results(reg["id"])]
-    statuses = _post_all(
+    statuses = post_all_at_once(
         f"{live.url}/v1/sessions/{s['id']}/results", world.centre_a, [{"results": rows}] * 6
     )
     assert statuses == [200] * 6

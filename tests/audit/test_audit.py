@@ -11,8 +11,17 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from app.db import create_db_engine
-from tests.support import TEST_PII_KEY, World, adult, registration, schedule_session
-from tests.test_results import ELEC3, electrician_results, post_results, register_many
+from tests.support import (
+    ELEC3,
+    TEST_PII_KEY,
+    World,
+    adult,
+    electrician_results,
+    post_results,
+    register_many,
+    registration,
+    schedule_session,
+)
 
 
 def _make_history(client: TestClient, world: World) -> str:
