@@ -1,6 +1,6 @@
 """Bearer API keys, the principal behind a request, and role/scope dependencies.
 
-Roles (CONTRACT §2): ``admin``; ``centre`` bound to one centre code; ``department`` bound to one
+Roles (docs/api.md §2): ``admin``; ``centre`` bound to one centre code; ``department`` bound to one
 department code. A missing or unknown key is 401; a known key with the wrong role, or asking for
 another centre's or department's resource, is 403 (404 where existence itself must not leak).
 """

@@ -2,7 +2,7 @@
 
 Threads, not asyncio: a synchronous ``httpx.Client`` shared by a few threads posts several
 times faster than one async client at the same concurrency on this kind of machine (see
-MEASUREMENTS.md), and each department gets its own client and thread pool, capped at
+docs/benchmarks.md), and each department gets its own client and thread pool, capped at
 ``ONEEXAM_DELIVERY_CONCURRENCY`` in-flight requests, so a slow or dead department can only
 ever occupy its own threads.
 

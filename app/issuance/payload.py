@@ -1,4 +1,4 @@
-"""The ``issuance.requested`` and ``issuance.cancelled`` webhook bodies (CONTRACT §9).
+"""The ``issuance.requested`` and ``issuance.cancelled`` webhook bodies (docs/api.md §9).
 
 Bodies are serialised once, when the event is created, and those exact bytes are what every
 attempt signs and sends: a retry is byte-for-byte the same request.

@@ -1,4 +1,4 @@
-"""The pure rules core: how the catalogue is read (CONTRACT §4). No database, no I/O.
+"""The pure rules core: how the catalogue is read (docs/api.md §4). No database, no I/O.
 
 Routers and services load data, call these functions, and persist what they return.
 """

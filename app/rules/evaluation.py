@@ -1,4 +1,4 @@
-"""One sitting, many pass marks: CONTRACT §4 rule 6.
+"""One sitting, many pass marks: docs/api.md §4, rule 6.
 
 A candidate qualifies for a target when present and every section the target requires of them
 (its plan, after exemptions) is passed at that target's own pass mark. The same score can

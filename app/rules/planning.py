@@ -1,6 +1,6 @@
 """Which sections a candidate sits, which are exempt and why, and whether each target is open.
 
-CONTRACT §4 rules 1-5, for one candidate on one day:
+docs/api.md §4, rules 1-5, for one candidate on one day:
 
 1. held certificates whose ``valid_until`` is before the day are ignored (and reported);
 2. what is held closes under the equivalences, transitively;
