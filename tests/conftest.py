@@ -28,7 +28,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
-from tests.support import ADMIN_KEY, TEST_PII_KEY, World, build_world  # noqa: E402
+from tests.support import ADMIN_KEY, TEST_PII_KEY, ExamClock, World, build_world  # noqa: E402
 
 BACKEND = os.environ.get("ONEEXAM_TEST_BACKEND", "sqlite")
 POSTGRES_URL = os.environ.get("ONEEXAM_TEST_POSTGRES_URL")
@@ -179,3 +179,14 @@ def live(settings: Settings) -> Iterator[LiveServer]:
 def world(client: TestClient) -> World:
     """Reference departments and catalogue, two centres, and a key for every party."""
     return build_world(client)
+
+
+@pytest.fixture
+def exam_clock() -> Iterator[ExamClock]:
+    """A controllable clock for the test: ``exam_clock.start_of(session)`` opens a session."""
+    import time_machine
+
+    from app import clock
+
+    with time_machine.travel(clock.now(), tick=True) as traveller:
+        yield ExamClock(traveller)

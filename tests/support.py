@@ -6,7 +6,7 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -273,3 +273,25 @@ def post_all_at_once(url: str, headers: dict[str, str], bodies: list[dict]) -> l
 
     with ThreadPoolExecutor(len(bodies)) as pool:
         return list(pool.map(one, bodies))
+
+
+class ExamClock:
+    """The test's clock (``exam_clock`` fixture): real time until a test moves it.
+
+    It moves every thread of this process (the TestClient app, a ``live`` server, the embedded
+    worker); a spawned ``oneexam`` process keeps real time, so such tests schedule a session a
+    few seconds ahead and wait for its start instead.
+    """
+
+    def __init__(self, traveller: Any) -> None:
+        self._traveller = traveller
+
+    def move_to(self, instant: datetime) -> None:
+        self._traveller.move_to(instant)
+
+    def shift(self, delta: timedelta) -> None:
+        self._traveller.shift(delta)
+
+    def start_of(self, session: dict[str, Any], after: timedelta = timedelta(seconds=1)) -> None:
+        """Move to just after ``session`` starts: results, absences and finalisation open."""
+        self.move_to(datetime.fromisoformat(session["starts_at"]) + after)
