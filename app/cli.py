@@ -240,8 +240,8 @@ def simulate_departments(
 ) -> None:
     """Run simulated department systems (one HTTP server each on 127.0.0.1): verify every
     webhook's signature, refuse bad ones, and post back issued/rejected decisions."""
-    from app import simulator
     from app.logs import configure_logging
+    from app.operator import simulator
 
     configure_logging("INFO")
     departments = simulator.load_departments(json.loads(config.read_text(encoding="utf-8")))
@@ -263,7 +263,7 @@ ApiKey = Annotated[
 def _run_import(kind: str, api_url: str, api_key: str, session_id: str, file: Path) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from app import importer
+    from app.operator import importer
 
     with file.open(encoding="utf-8-sig") as fh:
         total = max(sum(1 for _ in fh) - 1, 0)

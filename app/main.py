@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from sqlalchemy import event
 
 from app.audit.router import router as audit_router
@@ -16,7 +18,7 @@ from app.candidates.router import router as candidates_router
 from app.catalogue.router import router as catalogue_router
 from app.centres.router import router as centres_router
 from app.config import Settings, load_settings
-from app.crypto import load_vault
+from app.crypto import Vault, load_vault
 from app.db import Database
 from app.delivery.router import router as delivery_router
 from app.delivery.worker import DeliveryWorker
@@ -44,23 +46,52 @@ Every error is RFC 9457 `application/problem+json`. Authenticate with
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or load_settings()
-    configure_logging(settings.log_level)
-    load_all_models()
+ROUTERS = (
+    ops_router,
+    keys_router,
+    departments_router,
+    centres_router,
+    catalogue_router,
+    sessions_router,
+    results_router,
+    issuance_router,
+    audit_router,
+    candidates_router,
+    delivery_router,
+)
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the app builds once at start-up and hands to endpoints (``app/deps.py``)."""
+
+    settings: Settings
+    database: Database
+    vault: Vault
+    metrics: Metrics
+
+
+def build_services(settings: Settings) -> Services:
     database = Database(settings.database_url)
     event.listen(database.engine, "before_cursor_execute", count_statement)
     vault = load_vault(settings)
     metrics = Metrics()
-
     metrics.registry.register(DeliveryQueueCollector(database))
+    return Services(settings=settings, database=database, vault=vault, metrics=metrics)
+
+
+def lifespan_for(services: Services) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start the embedded delivery worker (unless ``ONEEXAM_WORKER=off``); dispose at the end."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = None
-        if settings.worker == "embedded":
+        if services.settings.worker == "embedded":
             worker = DeliveryWorker(
-                database=database, vault=vault, settings=settings, metrics=metrics
+                database=services.database,
+                vault=services.vault,
+                settings=services.settings,
+                metrics=services.metrics,
             )
             worker.start()
         app.state.worker = worker
@@ -69,46 +100,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if worker is not None:
                 await anyio.to_thread.run_sync(worker.stop)
-            database.dispose()
+            services.database.dispose()
 
-    app = FastAPI(
-        title="oneexam",
-        version="0.1.0",
-        description=DESCRIPTION,
-        lifespan=lifespan,
-    )
+    return lifespan
+
+
+def install_state(app: FastAPI, services: Services) -> None:
+    settings = services.settings
     app.state.settings = settings
-    app.state.database = database
-    app.state.vault = vault
-    app.state.metrics = metrics
+    app.state.database = services.database
+    app.state.vault = services.vault
+    app.state.metrics = services.metrics
     app.state.migration_head = head_revision()
     app.state.admin_key_hash = (
         hash_key(settings.admin_key.get_secret_value()) if settings.admin_key else None
     )
 
-    install_error_handlers(app)
-    app.add_middleware(
-        RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes
-    )
-    for router in (
-        ops_router,
-        keys_router,
-        departments_router,
-        centres_router,
-        catalogue_router,
-        sessions_router,
-        results_router,
-        issuance_router,
-        audit_router,
-        candidates_router,
-        delivery_router,
-    ):
-        app.include_router(router)
+
+def install_openapi(app: FastAPI) -> None:
+    """The OpenAPI document, with every error documented as problem+json."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            from fastapi.openapi.utils import get_openapi
-
             schema = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
@@ -116,4 +129,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+    load_all_models()
+    services = build_services(settings)
+    app = FastAPI(
+        title="oneexam",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan_for(services),
+    )
+    install_state(app, services)
+    install_error_handlers(app)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=services.metrics,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    for router in ROUTERS:
+        app.include_router(router)
+    install_openapi(app)
     return app

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
-from app.simulator import lifespan, read_body
+from app.operator.simulator import lifespan, read_body
 
 
 @dataclass(frozen=True)

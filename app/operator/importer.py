@@ -120,6 +120,49 @@ def parse_registration(row: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def _who(line: int, row: dict[str, str]) -> dict[str, Any]:
+    return {
+        "line": line,
+        "id_number": _masked(row.get("id_number", "")),
+        "name": row.get("name", ""),
+    }
+
+
+Pending = list[tuple[int, dict[str, str], dict[str, Any]]]
+
+
+def _parse_registrations(
+    rows: list[tuple[int, dict[str, str]]], report: Report, progress: Progress | None
+) -> Pending:
+    """Rows as registration bodies; a malformed row becomes an error without reaching the API."""
+    pending: Pending = []
+    for line, row in rows:
+        try:
+            pending.append((line, row, parse_registration(row)))
+        except ValueError as exc:
+            report.errors.append({**_who(line, row), "status": 422, "problem": str(exc)})
+            if progress:
+                progress(1)
+    return pending
+
+
+def _settle_registration(
+    who: dict[str, Any], item: dict[str, Any], report: Report, registered: list[dict[str, Any]]
+) -> None:
+    """One batch item: registered, already registered (a duplicate), or refused."""
+    problem = item.get("problem") or {}
+    if item["status"] == 201:
+        report.created += 1
+        registration_id, status = item["registration"]["id"], "registered"
+    elif problem.get("type", "").endswith("/already-registered"):
+        report.duplicates += 1
+        registration_id, status = problem.get("registration_id", ""), "already registered"
+    else:
+        report.errors.append({**who, "status": item["status"], "problem": _problem_text(problem)})
+        return
+    registered.append({**who, "registration_id": registration_id, "status": status})
+
+
 def import_registrations(
     api: str, key: str, session_id: str, path: Path, progress: Progress | None = None
 ) -> Report:
@@ -127,22 +170,7 @@ def import_registrations(
     rows = list(_read(path, REGISTRATION_COLUMNS))
     report.rows = len(rows)
     registered: list[dict[str, Any]] = []
-    pending: list[tuple[int, dict[str, str], dict[str, Any]]] = []
-    for line, row in rows:
-        try:
-            pending.append((line, row, parse_registration(row)))
-        except ValueError as exc:
-            report.errors.append(
-                {
-                    "line": line,
-                    "id_number": _masked(row.get("id_number", "")),
-                    "name": row.get("name", ""),
-                    "status": 422,
-                    "problem": str(exc),
-                }
-            )
-            if progress:
-                progress(1)
+    pending = _parse_registrations(rows, report, progress)
     with _client(api, key) as http:
         for start in range(0, len(pending), REGISTRATION_BATCH):
             chunk = pending[start : start + REGISTRATION_BATCH]
@@ -153,34 +181,7 @@ def import_registrations(
                 )
             )
             for (line, row, _), item in zip(chunk, body["items"], strict=True):
-                who = {
-                    "line": line,
-                    "id_number": _masked(row.get("id_number", "")),
-                    "name": row.get("name", ""),
-                }
-                problem = item.get("problem") or {}
-                if item["status"] == 201:
-                    report.created += 1
-                    registered.append(
-                        {
-                            **who,
-                            "registration_id": item["registration"]["id"],
-                            "status": "registered",
-                        }
-                    )
-                elif problem.get("type", "").endswith("/already-registered"):
-                    report.duplicates += 1
-                    registered.append(
-                        {
-                            **who,
-                            "registration_id": problem.get("registration_id", ""),
-                            "status": "already registered",
-                        }
-                    )
-                else:
-                    report.errors.append(
-                        {**who, "status": item["status"], "problem": _problem_text(problem)}
-                    )
+                _settle_registration(_who(line, row), item, report, registered)
             if progress:
                 progress(len(chunk))
     report.errors.sort(key=lambda e: e["line"])

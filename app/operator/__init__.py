@@ -1,0 +1,1 @@
+"""Operator tools: the CSV importer and the simulated department systems."""
