@@ -7,38 +7,35 @@ another centre's or department's resource, is 403 (404 where existence itself mu
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
-import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.db import DatabaseDep
+from app.deps import DatabaseDep, SettingsDep
 from app.errors import Forbidden, Unauthorized
-from app.keys.models import ApiKey
+from app.keys import service as keys
+from app.keys.service import generate_key, hash_key
+
+__all__ = ["Principal", "generate_key", "hash_key"]
 
 Role = Literal["admin", "centre", "department"]
-KEY_PREFIX = "oek_"
-BOOTSTRAP_KEY_ID = "bootstrap-admin"
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer oek_…`")
 
 
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def generate_key() -> str:
-    """256 bits from the OS random source, URL-safe."""
-    return KEY_PREFIX + secrets.token_urlsafe(32)
-
-
 @dataclass(frozen=True, slots=True)
 class Principal:
+    """Who is acting: a role, the centre or department it is bound to, and who exactly.
+
+    ``key_id`` is the acting API key's id (``key_…``, the bootstrap admin key included) or, for
+    a person signed in to the console, ``user:<username>``. :attr:`actor` names both the role and
+    that id, and is what audit entries record.
+    """
+
     role: Role
     subject: str | None
     key_id: str
@@ -61,33 +58,39 @@ class Principal:
         return self.role == "department" and self.subject == code
 
 
-def authenticate(request: Request, database: DatabaseDep, presented: str) -> Principal:
-    """The principal for a presented key, compared in constant time."""
+def authenticate(database: DatabaseDep, settings: SettingsDep, presented: str) -> Principal:
+    """The principal for a presented key (looked up by its hash, compared in constant time).
+
+    The bootstrap admin key gets its row the first time it is presented (see
+    :mod:`app.keys.service`); afterwards it is found, and revoked, like any other key.
+    """
     digest = hash_key(presented)
-    bootstrap: str | None = request.app.state.admin_key_hash
-    if bootstrap is not None and hmac.compare_digest(digest, bootstrap):
-        return Principal("admin", None, BOOTSTRAP_KEY_ID)
     with database.read() as db:
-        row = db.execute(
-            sa.select(
-                ApiKey.id, ApiKey.key_hash, ApiKey.role, ApiKey.subject, ApiKey.revoked_at
-            ).where(ApiKey.key_hash == digest)
-        ).first()
-    # The lookup is by digest, so timing reveals nothing of the key; the comparison below is
-    # constant-time all the same, so that no code path compares secrets byte by byte.
-    if row is None or not hmac.compare_digest(row.key_hash, digest) or row.revoked_at is not None:
+        holder = keys.holder_of(db=db, digest=digest)
+        known = holder is not None or keys.is_known(db=db, digest=digest)
+    bootstrap = settings.admin_key
+    if (
+        not known
+        and bootstrap
+        and hmac.compare_digest(digest, hash_key(bootstrap.get_secret_value()))
+    ):
+        with database.write() as db:
+            keys.ensure_bootstrap(db=db, digest=digest)
+            holder = keys.holder_of(db=db, digest=digest)
+    if holder is None:
         raise Unauthorized("The API key is unknown or has been revoked.")
-    return Principal(row.role, row.subject, row.id)
+    return Principal(cast(Role, holder.role), holder.subject, holder.key_id)
 
 
 def current_principal(
     request: Request,
     database: DatabaseDep,
+    settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.")
-    principal = authenticate(request, database, credentials.credentials)
+    principal = authenticate(database, settings, credentials.credentials)
     request.scope["principal_kind"] = principal.role
     return principal
 
@@ -95,7 +98,7 @@ def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def _require(*roles: Role):  # type: ignore[no-untyped-def]
+def _require(*roles: Role) -> Callable[[Principal], Principal]:
     allowed = ", ".join(roles)
 
     def dependency(principal: CurrentPrincipal) -> Principal:

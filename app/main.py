@@ -13,7 +13,6 @@ from fastapi.openapi.utils import get_openapi
 from sqlalchemy import event
 
 from app.audit.router import router as audit_router
-from app.auth import hash_key
 from app.candidates.router import router as candidates_router
 from app.catalogue.router import router as catalogue_router
 from app.centres.router import router as centres_router
@@ -112,9 +111,6 @@ def install_state(app: FastAPI, services: Services) -> None:
     app.state.vault = services.vault
     app.state.metrics = services.metrics
     app.state.migration_head = head_revision()
-    app.state.admin_key_hash = (
-        hash_key(settings.admin_key.get_secret_value()) if settings.admin_key else None
-    )
 
 
 def install_openapi(app: FastAPI) -> None:

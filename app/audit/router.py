@@ -1,39 +1,17 @@
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from app.audit import service
-from app.audit.models import AuditEntry
+from app.audit.schemas import AuditEntryOut, VerificationOut
 from app.auth import Admin
-from app.db import DatabaseDep
+from app.deps import DatabaseDep
 from app.errors import problem_responses
-from app.pagination import Page, Paging, fetch_page
+from app.pagination import Page, Paging
 
 router = APIRouter(prefix="/v1/audit-log", tags=["audit"], responses=problem_responses(401, 403))
-
-
-class AuditEntryOut(BaseModel):
-    seq: int
-    at: datetime
-    actor: str
-    action: str
-    subject: str
-    before: Any
-    after: Any
-    prev_hash: str
-    hash: str
-
-
-class VerificationOut(BaseModel):
-    intact: bool
-    entries: int
-    first_broken: int | None
-    problem: str | None
 
 
 @router.get("", response_model=Page[AuditEntryOut])
@@ -45,10 +23,7 @@ def list_audit_entries(
 ) -> Page[AuditEntryOut]:
     """Every write that changed an exam outcome, oldest first."""
     with database.read() as db:
-        stmt = sa.select(AuditEntry)
-        if subject:
-            stmt = stmt.where(AuditEntry.subject == subject)
-        rows, cursor = fetch_page(db, stmt, AuditEntry.seq, page)
+        rows, cursor = service.list_entries(db=db, subject=subject, page=page)
         items = [AuditEntryOut.model_validate(r, from_attributes=True) for r in rows]
     return Page(items=items, next_cursor=cursor)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEntry, AuditHead
 from app.db import insert_ignoring_conflicts, utcnow
+from app.pagination import PageParams, fetch_page
 
 GENESIS = "0" * 64
 HEAD_ID = 1
@@ -77,6 +78,16 @@ def append(
     head.seq, head.hash = entry.seq, entry.hash
     db.flush()
     return entry
+
+
+def list_entries(
+    *, db: Session, subject: str | None, page: PageParams
+) -> tuple[Sequence[AuditEntry], str | None]:
+    """Entries oldest first, optionally only those about one subject."""
+    stmt = sa.select(AuditEntry)
+    if subject:
+        stmt = stmt.where(AuditEntry.subject == subject)
+    return fetch_page(db, stmt, AuditEntry.seq, page)
 
 
 @dataclass(frozen=True)

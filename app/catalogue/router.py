@@ -6,7 +6,7 @@ from app.auth import Admin, AnyRole
 from app.catalogue import service
 from app.catalogue.models import CatalogueVersion
 from app.catalogue.schemas import CatalogueDocument, CatalogueVersionOut
-from app.db import DatabaseDep
+from app.deps import DatabaseDep
 from app.errors import problem_responses
 
 router = APIRouter(
@@ -15,8 +15,14 @@ router = APIRouter(
 
 
 def version_out(row: CatalogueVersion) -> CatalogueVersionOut:
-    return CatalogueVersionOut(
-        version=row.version, created_at=row.created_at, created_by=row.created_by, **row.document
+    """The stored document with its version, validated into the response schema."""
+    return CatalogueVersionOut.model_validate(
+        {
+            **row.document,
+            "version": row.version,
+            "created_at": row.created_at,
+            "created_by": row.created_by,
+        }
     )
 
 

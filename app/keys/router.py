@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from app.auth import Admin
-from app.db import DatabaseDep
+from app.deps import DatabaseDep
 from app.errors import problem_responses
 from app.keys import service
 from app.keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
@@ -32,8 +32,8 @@ def list_api_keys(database: DatabaseDep, _admin: Admin, page: Paging) -> Page[Ap
 
 
 @router.delete("/{key_id}", status_code=204, responses=problem_responses(404))
-def revoke_api_key(key_id: IdPath, database: DatabaseDep, _admin: Admin) -> Response:
-    """Revoke a key; it stops working at once."""
+def revoke_api_key(key_id: IdPath, database: DatabaseDep, admin: Admin) -> Response:
+    """Revoke a key (the bootstrap admin key too); it stops working at once."""
     with database.write() as db:
-        service.revoke(db=db, key_id=key_id)
+        service.revoke(db=db, key_id=key_id, actor=admin)
     return Response(status_code=204)
