@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
+from app.results.states import STORED
 
 ScoreColumn = sa.Numeric(5, 1, asdecimal=True)
 
@@ -56,7 +57,10 @@ class ResultAmendment(Base):
 
 
 class Outcome(Base):
-    """How one registration fared against one target certificate's own pass marks."""
+    """How one registration fared against one target certificate's own pass marks.
+
+    Statuses and who moves them: ``app/results/states.py``.
+    """
 
     __tablename__ = "outcomes"
 
@@ -73,5 +77,7 @@ class Outcome(Base):
 
     __table_args__ = (
         sa.UniqueConstraint("registration_id", "certificate"),
-        sa.CheckConstraint("status in ('qualified', 'not_qualified', 'absent')", name="status"),
+        sa.CheckConstraint(
+            "status in ({})".format(", ".join(f"'{s}'" for s in STORED)), name="status"
+        ),
     )

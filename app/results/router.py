@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
 from app.auth import AdminOrCentre
-from app.db import DatabaseDep
+from app.deps import DatabaseDep, SettingsDep, VaultDep
 from app.errors import PayloadTooLarge, problem_responses
 from app.pagination import Page, Paging
-from app.results import service
+from app.results import absence, finalisation, recording
 from app.results.schemas import (
     MAX_RESULT_BATCH,
     AmendmentIn,
@@ -19,10 +19,12 @@ from app.results.schemas import (
     RegistrationDetail,
     ResultBatch,
     ResultOut,
+    amendment_out,
     outcome_out,
 )
 from app.schemas import Code, IdPath
 from app.sessions import registrations
+from app.sessions.schemas import RegistrationOut
 
 router = APIRouter(tags=["results and outcomes"], responses=problem_responses(401, 403, 404))
 
@@ -47,7 +49,7 @@ def record_results(
     if len(data.results) > MAX_RESULT_BATCH:
         raise PayloadTooLarge(f"At most {MAX_RESULT_BATCH} results per request.")
     with database.write() as db:
-        return service.record(
+        return recording.record(
             db=db, session_id=session_id, principal=principal, rows=data.results, dry_run=dry_run
         )
 
@@ -61,8 +63,9 @@ def record_results(
 def amend_result(
     registration_id: IdPath,
     data: AmendmentIn,
-    request: Request,
     database: DatabaseDep,
+    vault: VaultDep,
+    settings: SettingsDep,
     principal: AdminOrCentre,
     section: Code = Path(),
 ) -> AmendmentOut:
@@ -70,29 +73,32 @@ def amend_result(
     readable. After finalisation the registration is re-evaluated: a newly qualified
     certificate gets an issuance request, one no longer qualified has its request cancelled."""
     with database.write() as db:
-        amendment = service.amend(
+        amendment = recording.amend(
             db=db,
-            vault=request.app.state.vault,
+            vault=vault,
             registration_id=registration_id,
             section=section,
             principal=principal,
             data=data,
-            first_delay=request.app.state.settings.retry_schedule[0],
+            first_delay=settings.retry_schedule[0],
         )
-        return AmendmentOut(section=section, **_amendment_fields(amendment))
+        return amendment_out(section, amendment)
 
 
-def _amendment_fields(a) -> dict:  # type: ignore[no-untyped-def, type-arg]
-    return {
-        "id": a.id,
-        "score": a.score,
-        "passed": a.passed,
-        "previous_score": a.previous_score,
-        "previous_passed": a.previous_passed,
-        "reason": a.reason,
-        "amended_at": a.amended_at,
-        "amended_by": a.amended_by,
-    }
+@router.post(
+    "/v1/registrations/{registration_id}/absence",
+    response_model=RegistrationOut,
+    responses=problem_responses(404, 409),
+)
+def mark_absent(
+    registration_id: IdPath, database: DatabaseDep, principal: AdminOrCentre
+) -> RegistrationOut:
+    """The candidate did not attend: no results are expected and nothing is issued."""
+    with database.write() as db:
+        registration = absence.mark_absent(
+            db=db, registration_id=registration_id, principal=principal
+        )
+        return registrations.registration_out(registration)
 
 
 @router.post(
@@ -101,19 +107,23 @@ def _amendment_fields(a) -> dict:  # type: ignore[no-untyped-def, type-arg]
     responses=problem_responses(409),
 )
 def finalise_session(
-    session_id: IdPath, request: Request, database: DatabaseDep, principal: AdminOrCentre
+    session_id: IdPath,
+    database: DatabaseDep,
+    vault: VaultDep,
+    settings: SettingsDep,
+    principal: AdminOrCentre,
 ) -> FinaliseSummary:
     """Evaluate every candidate against each target certificate's own pass marks and create one
     issuance request per qualified certificate, in one transaction with the status change.
     409 lists the missing results if any present candidate lacks one. Calling it again returns
     the same summary and creates nothing."""
     with database.write() as db:
-        return service.finalise(
+        return finalisation.finalise(
             db=db,
-            vault=request.app.state.vault,
+            vault=vault,
             session_id=session_id,
             principal=principal,
-            first_delay=request.app.state.settings.retry_schedule[0],
+            first_delay=settings.retry_schedule[0],
         )
 
 
@@ -122,7 +132,7 @@ def list_outcomes(
     session_id: IdPath, database: DatabaseDep, principal: AdminOrCentre, page: Paging
 ) -> Page[OutcomeOut]:
     with database.read() as db:
-        rows, cursor = service.outcomes_for(
+        rows, cursor = finalisation.outcomes_for(
             db=db, session_id=session_id, principal=principal, page=page
         )
         return Page(items=[outcome_out(o) for o in rows], next_cursor=cursor)
@@ -137,24 +147,9 @@ def get_registration(
         registration, _ = registrations.get_for(
             db=db, registration_id=registration_id, principal=principal
         )
-        results, amendments = service.results_of(db, registration.id)
+        results, amendments = recording.results_of(db, registration.id)
         return RegistrationDetail(
             **registrations.registration_out(registration).model_dump(),
-            results=[
-                ResultOut(
-                    section=r.section,
-                    score=r.score,
-                    passed=r.passed,
-                    original_score=r.original_score,
-                    original_passed=r.original_passed,
-                    recorded_at=r.recorded_at,
-                    recorded_by=r.recorded_by,
-                    amendments=[
-                        AmendmentOut(section=r.section, **_amendment_fields(a))
-                        for a in amendments[r.id]
-                    ],
-                )
-                for r in results
-            ],
-            outcomes=[outcome_out(o) for o in service.outcomes_of(db, registration.id)],
+            results=[ResultOut.of(r, amendments[r.id]) for r in results],
+            outcomes=[outcome_out(o) for o in finalisation.outcomes_of(db, registration.id)],
         )

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, Field, WithJsonSchema, model_validator
 
+from app.results.states import OutcomeStatus
 from app.schemas import Code, Identifier, Score, StrictModel, Text
 from app.sessions.schemas import ExemptionOut, RegistrationOut
+
+if TYPE_CHECKING:
+    from app.results.models import Outcome, Result, ResultAmendment
 
 MAX_RESULT_BATCH = 5000
 RegistrationId = Identifier
@@ -81,6 +86,19 @@ class ResultOut(BaseModel):
     recorded_by: str
     amendments: list[AmendmentOut]
 
+    @classmethod
+    def of(cls, result: Result, amendments: Sequence[ResultAmendment]) -> ResultOut:
+        return cls(
+            section=result.section,
+            score=result.score,
+            passed=result.passed,
+            original_score=result.original_score,
+            original_passed=result.original_passed,
+            recorded_at=result.recorded_at,
+            recorded_by=result.recorded_by,
+            amendments=[amendment_out(result.section, a) for a in amendments],
+        )
+
 
 class FailedSection(BaseModel):
     section: str
@@ -94,7 +112,7 @@ class OutcomeOut(BaseModel):
     registration_id: str
     certificate: str
     department: str
-    status: Literal["qualified", "not_qualified", "absent"]
+    status: OutcomeStatus
     failed_sections: list[str] = Field(
         description="codes of the sections not passed at this certificate's marks"
     )
@@ -119,7 +137,21 @@ class FinaliseSummary(BaseModel):
     issuance_requests: int = Field(description="issuance requests not cancelled")
 
 
-def outcome_out(row: Any) -> OutcomeOut:
+def amendment_out(section: str, a: ResultAmendment) -> AmendmentOut:
+    return AmendmentOut(
+        id=a.id,
+        section=section,
+        score=a.score,
+        passed=a.passed,
+        previous_score=a.previous_score,
+        previous_passed=a.previous_passed,
+        reason=a.reason,
+        amended_at=a.amended_at,
+        amended_by=a.amended_by,
+    )
+
+
+def outcome_out(row: Outcome) -> OutcomeOut:
     return OutcomeOut(
         registration_id=row.registration_id,
         certificate=row.certificate,

@@ -32,9 +32,18 @@ from app.rules.planning import (
     plan_from_dict,
     plan_to_dict,
 )
+from app.rules.results import (
+    BatchCheck,
+    ResultRow,
+    RowProblem,
+    Sitting,
+    StoredValue,
+    check_result_batch,
+)
 
 __all__ = [
     "Basis",
+    "BatchCheck",
     "Catalogue",
     "Certificate",
     "Equivalence",
@@ -46,13 +55,18 @@ __all__ = [
     "Plan",
     "Recognition",
     "Requirement",
+    "ResultRow",
+    "RowProblem",
     "Section",
     "SectionFailure",
     "SectionResult",
+    "Sitting",
+    "StoredValue",
     "TargetPlan",
     "age_on",
     "birth_date_of",
     "catalogue_problems",
+    "check_result_batch",
     "evaluate",
     "exemption_to_dict",
     "mask_id_number",

@@ -10,12 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
 
+from app.results.states import OutcomeStatus
 from app.rules.catalogue import Catalogue, Section
 from app.rules.planning import Exemption, Plan
-
-OutcomeStatus = Literal["qualified", "not_qualified", "absent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +42,7 @@ class Outcome:
 
     @property
     def qualified(self) -> bool:
-        return self.status == "qualified"
+        return self.status == OutcomeStatus.QUALIFIED
 
 
 def _number_text(value: Decimal) -> str:
@@ -61,6 +59,8 @@ def result_problem(
     if section.scoring == "pass_fail":
         if score is not None:
             return "score", f"{section.code} is pass/fail: send passed, not score"
+        if passed is None:
+            return "passed", f"{section.code} is pass/fail: send passed"
         return None
     if passed is not None:
         return "passed", f"{section.code} is scored: send score, not passed"
@@ -96,7 +96,13 @@ def evaluate(
         certificate = catalogue.certificates[target.certificate]
         if absent:
             outcomes.append(
-                Outcome(certificate.code, certificate.department, "absent", (), target.exemptions)
+                Outcome(
+                    certificate.code,
+                    certificate.department,
+                    OutcomeStatus.ABSENT,
+                    (),
+                    target.exemptions,
+                )
             )
             continue
         failures = []
@@ -107,7 +113,7 @@ def evaluate(
                 failures.append(SectionFailure(section, None, None, pass_score, missing=True))
             elif not section_passed(result, pass_score):
                 failures.append(SectionFailure(section, result.score, result.passed, pass_score))
-        status: OutcomeStatus = "not_qualified" if failures else "qualified"
+        status = OutcomeStatus.NOT_QUALIFIED if failures else OutcomeStatus.QUALIFIED
         outcomes.append(
             Outcome(
                 certificate.code, certificate.department, status, tuple(failures), target.exemptions

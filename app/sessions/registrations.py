@@ -18,7 +18,6 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app import rules
-from app.audit import service as audit
 from app.auth import Principal
 from app.candidates import service as candidates_service
 from app.candidates.models import Candidate
@@ -27,7 +26,6 @@ from app.crypto import Vault
 from app.db import bulk_insert, new_id, utcnow
 from app.errors import AppError, Conflict, NotFound, ProblemItem, Unprocessable, validation_items
 from app.pagination import PageParams, fetch_page
-from app.results.models import Result
 from app.sessions import service as sessions_service
 from app.sessions.models import ExamSession, Registration
 from app.sessions.schemas import (
@@ -341,35 +339,6 @@ def list_for_session(
         stmt = stmt.where(Registration.status == status)
     rows, cursor = fetch_page(db, stmt, Registration.id, page)
     return list(rows), cursor
-
-
-def mark_absent(*, db: Session, registration_id: str, principal: Principal) -> Registration:
-    """The candidate did not sit: no results are expected and nothing will be issued."""
-    registration, session = get_for(
-        db=db, registration_id=registration_id, principal=principal, lock_session=True
-    )
-    sessions_service.require_scheduled(session, "marking absence")
-    if registration.status == "absent":
-        return registration
-    recorded = db.scalar(
-        sa.select(sa.func.count()).where(Result.registration_id == registration.id)
-    )
-    if recorded:
-        raise Conflict(
-            f"{recorded} result(s) are recorded for this candidate; they cannot be marked absent."
-        )
-    registration.status = "absent"
-    registration.absent_at = utcnow()
-    db.flush()
-    audit.append(
-        db,
-        actor=principal.actor,
-        action="registration.absent",
-        subject=registration.id,
-        before="registered",
-        after="absent",
-    )
-    return registration
 
 
 def plan_only(

@@ -167,22 +167,6 @@ def list_registrations(
         return Page(items=[registrations.registration_out(r) for r in rows], next_cursor=cursor)
 
 
-@router.post(
-    "/v1/registrations/{registration_id}/absence",
-    response_model=RegistrationOut,
-    responses=problem_responses(404, 409),
-)
-def mark_absent(
-    registration_id: IdPath, database: DatabaseDep, principal: AdminOrCentre
-) -> RegistrationOut:
-    """The candidate did not attend: no results are expected and nothing is issued."""
-    with database.write() as db:
-        registration = registrations.mark_absent(
-            db=db, registration_id=registration_id, principal=principal
-        )
-        return registrations.registration_out(registration)
-
-
 @router.post("/v1/plans", response_model=PlanOut, responses=problem_responses(422))
 def make_plan(
     data: PlanRequest, request: Request, database: DatabaseDep, _principal: AnyRole
