@@ -361,6 +361,83 @@ def audit_verify() -> None:
     raise typer.Exit(1)
 
 
+# --- users (console accounts) -------------------------------------------------------------------
+users_cli = typer.Typer(help="People who sign in to the console at /console.", no_args_is_help=True)
+cli.add_typer(users_cli, name="users")
+
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="read the password from standard input")
+]
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password: str = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+def _users_write(action: Any) -> Any:
+    from app.errors import AppError
+
+    database = _database(_settings())
+    try:
+        with database.transaction() as db:
+            return action(db)
+    except AppError as exc:
+        console.print(f"[red]{exc.detail or exc.title}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        database.dispose()
+
+
+@users_cli.command("create")
+def users_create(
+    username: str,
+    role: Annotated[str, typer.Option(help="centre, department or admin")],
+    subject: Annotated[
+        str | None, typer.Option(help="the centre or department code (none for an admin)")
+    ] = None,
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Create a console user who acts as an API key of ROLE and SUBJECT would."""
+    from app.users import service as users_service
+
+    password = _read_password(password_stdin)
+    _users_write(
+        lambda db: users_service.create(
+            db, username=username, role=role, subject=subject, password=password, actor="cli"
+        )
+    )
+    console.print(f"user {username} created ({role}{' ' + subject if subject else ''})")
+
+
+@users_cli.command("disable")
+def users_disable(username: str) -> None:
+    """Disable USERNAME: their console sessions stop working at once."""
+    from app.users import service as users_service
+
+    _users_write(lambda db: users_service.disable(db, username=username, actor="cli"))
+    console.print(f"user {username} disabled")
+
+
+@users_cli.command("reset-password")
+def users_reset_password(username: str, password_stdin: PasswordStdin = False) -> None:
+    """Give USERNAME a new password (re-enabling and unlocking the account; sessions end)."""
+    from app.users import service as users_service
+
+    password = _read_password(password_stdin)
+    _users_write(
+        lambda db: users_service.reset_password(
+            db, username=username, password=password, actor="cli"
+        )
+    )
+    console.print(f"password of {username} reset")
+
+
+# --- end of users ---------------------------------------------------------------------------------
+
+
 def main() -> None:
     cli()
 

@@ -17,6 +17,7 @@ from app.candidates.router import router as candidates_router
 from app.catalogue.router import router as catalogue_router
 from app.centres.router import router as centres_router
 from app.config import Settings, load_settings
+from app.console import install as install_console
 from app.crypto import Vault, load_vault
 from app.db import Database
 from app.delivery.router import router as delivery_router
@@ -147,5 +148,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for router in ROUTERS:
         app.include_router(router)
+    install_console(app)
     install_openapi(app)
     return app

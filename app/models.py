@@ -11,4 +11,5 @@ def load_all_models() -> None:
     import app.issuance.models
     import app.keys.models
     import app.results.models
-    import app.sessions.models  # noqa: F401
+    import app.sessions.models
+    import app.users.models  # noqa: F401

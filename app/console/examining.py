@@ -1,0 +1,360 @@
+"""Centre staff after the doors open: the results grid, absences, finalisation, outcomes and
+delivery per department."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from app.auth import Principal
+from app.console import forms
+from app.console.centre import ALL, all_registrations, catalogue_names, session_view, zone_of
+from app.console.i18n import _
+from app.console.pages import router
+from app.console.web import Person, render, require_role, see_other
+from app.db import DatabaseDep, utcnow
+from app.departments.models import Department
+from app.deps import SettingsDep, VaultDep
+from app.errors import AppError
+from app.issuance import service as issuance_service
+from app.issuance.router import request_detail
+from app.pagination import PageParams
+from app.results import service as results_service
+from app.results.models import Result
+from app.results.schemas import ResultIn
+from app.schemas import as_json_number
+from app.sessions import registrations
+from app.sessions.schemas import RegistrationOut, SessionOut
+
+CELL = "cell:"
+
+
+@dataclass
+class Grid:
+    """What the results grid shows: each cell's text and, after a refused save, its problem."""
+
+    values: dict[tuple[str, str], str] = field(default_factory=dict)
+    stored: set[tuple[str, str]] = field(default_factory=set)
+    errors: dict[tuple[str, str], str] = field(default_factory=dict)
+    general: list[str] = field(default_factory=list)
+    saved: tuple[int, int] | None = None
+
+
+def _stored_results(db: Session, session_id: str) -> dict[tuple[str, str], str]:
+    rows = db.execute(
+        sa.select(Result.registration_id, Result.section, Result.score, Result.passed).where(
+            Result.session_id == session_id
+        )
+    )
+    out = {}
+    for reg, section, score, passed in rows:
+        out[(reg, section)] = (
+            str(as_json_number(score)) if score is not None else ("合格" if passed else "不合格")
+        )
+    return out
+
+
+def _grid_page(
+    request: Request,
+    person: Person,
+    database: DatabaseDep,
+    principal: Principal,
+    session_id: str,
+    grid: Grid | None = None,
+    *,
+    status: int = 200,
+) -> Response:
+    with database.read() as db:
+        session = session_view(db, principal, session_id)
+        regs = all_registrations(db, principal, session_id)
+        stored = _stored_results(db, session_id)
+        catalogue = catalogue_names(db, session.catalogue_version)
+    grid = grid or Grid()
+    grid.stored = set(stored)
+    refused = bool(grid.errors or grid.general)
+    values = {**stored, **grid.values} if refused else {**grid.values, **stored}
+    grid.values = values
+    context = {
+        "session": session,
+        "registrations": regs,
+        "grid": grid,
+        "catalogue": catalogue,
+        "zone": zone_of(session),
+        "tab": "results",
+        "now": utcnow(),
+    }
+    template = "_grid.html" if request.headers.get("hx-request") else "results.html"
+    return render(request, template, person=person, status=status, **context)
+
+
+@router.get("/sessions/{session_id}/results", response_class=HTMLResponse)
+def results_page(
+    request: Request, session_id: str, person: Person, database: DatabaseDep
+) -> Response:
+    principal = require_role(person, "centre")
+    return _grid_page(request, person, database, principal, session_id)
+
+
+def _rows_from_form(form: Any) -> tuple[list[tuple[str, str]], list[ResultIn], Grid]:
+    """The filled cells as result rows (in grid order), and the cells that are unreadable."""
+    grid = Grid()
+    keys: list[tuple[str, str]] = []
+    rows: list[ResultIn] = []
+    for name, raw in form.multi_items():
+        if not name.startswith(CELL) or not isinstance(raw, str) or not raw.strip():
+            continue
+        reg_id, _sep, section = name[len(CELL) :].partition(":")
+        key = (reg_id, section)
+        grid.values[key] = raw.strip()
+        value = forms.cell_value(raw)
+        if value is None:
+            grid.errors[key] = _("Enter a score, or 合格 / 不合格.")
+            continue
+        try:
+            rows.append(
+                ResultIn.model_validate(
+                    {"registration_id": reg_id, "section": section, value[0]: value[1]}
+                )
+            )
+        except ValidationError as exc:
+            grid.errors[key] = "; ".join(str(e["msg"]) for e in exc.errors())
+            continue
+        keys.append(key)
+    return keys, rows, grid
+
+
+def _mark(grid: Grid, keys: list[tuple[str, str]], exc: AppError) -> None:
+    """Put each of a refused batch's problems on the cell its pointer names."""
+    for item in exc.errors or []:
+        parts = (item.pointer or "").strip("/").split("/")
+        if (
+            len(parts) >= 2
+            and parts[0] == "results"
+            and parts[1].isdigit()
+            and int(parts[1]) < len(keys)
+        ):
+            grid.errors[keys[int(parts[1])]] = item.message
+        else:
+            grid.general.append(item.message)
+    if not exc.errors:
+        grid.general.append(exc.detail or exc.title)
+
+
+@router.post("/sessions/{session_id}/results", response_class=HTMLResponse)
+async def save_results(
+    request: Request, session_id: str, person: Person, database: DatabaseDep
+) -> Response:
+    """Save the grid all or nothing: any bad cell and nothing is written, every bad cell marked."""
+    principal = require_role(person, "centre")
+    keys, rows, grid = _rows_from_form(await request.form())
+    try:
+        with database.write() as db:
+            summary = results_service.record(
+                db=db,
+                session_id=session_id,
+                principal=principal,
+                rows=rows,
+                dry_run=bool(grid.errors),
+            )
+    except AppError as exc:
+        _mark(grid, keys, exc)
+    if grid.errors or grid.general:
+        grid.general.insert(0, _("Nothing was saved: correct the marked cells and save again."))
+        return _grid_page(request, person, database, principal, session_id, grid, status=422)
+    grid.saved = (summary.created, summary.unchanged)
+    return _grid_page(request, person, database, principal, session_id, grid)
+
+
+@router.post("/registrations/{registration_id}/absence", response_class=HTMLResponse)
+def mark_absent(
+    request: Request, registration_id: str, person: Person, database: DatabaseDep
+) -> Response:
+    principal = require_role(person, "centre")
+    with database.write() as db:
+        registration = registrations.mark_absent(
+            db=db, registration_id=registration_id, principal=principal
+        )
+        session_id = registration.session_id
+    return see_other(f"/console/sessions/{session_id}/results")
+
+
+def _releases(
+    db: Session, session: SessionOut, regs: list[RegistrationOut]
+) -> list[dict[str, Any]]:
+    """For the confirmation: each certificate, the department it goes to, who aims for it."""
+    catalogue = catalogue_names(db, session.catalogue_version)
+    names = {code: name for code, name in db.execute(sa.select(Department.code, Department.name))}
+    out = []
+    for code in session.certificates:
+        certificate = catalogue.certificates[code]
+        aiming = [r for r in regs if code in r.targets and r.status == "registered"]
+        out.append(
+            {
+                "certificate": certificate,
+                "department": names.get(certificate.department, certificate.department),
+                "candidates": len(aiming),
+            }
+        )
+    return out
+
+
+@router.get("/sessions/{session_id}/finalise", response_class=HTMLResponse)
+def finalise_page(
+    request: Request, session_id: str, person: Person, database: DatabaseDep
+) -> Response:
+    principal = require_role(person, "centre")
+    with database.read() as db:
+        session = session_view(db, principal, session_id)
+        regs = all_registrations(db, principal, session_id)
+        releases = _releases(db, session, regs)
+        catalogue = catalogue_names(db, session.catalogue_version)
+    return render(
+        request,
+        "finalise.html",
+        person=person,
+        session=session,
+        releases=releases,
+        catalogue=catalogue,
+        zone=zone_of(session),
+        tab="finalise",
+    )
+
+
+@router.post("/sessions/{session_id}/finalise", response_class=HTMLResponse)
+def finalise(
+    request: Request,
+    session_id: str,
+    person: Person,
+    database: DatabaseDep,
+    vault: VaultDep,
+    settings: SettingsDep,
+) -> Response:
+    principal = require_role(person, "centre")
+    try:
+        with database.write() as db:
+            results_service.finalise(
+                db=db,
+                vault=vault,
+                session_id=session_id,
+                principal=principal,
+                first_delay=settings.retry_schedule[0],
+            )
+    except AppError as exc:
+        with database.read() as db:
+            session = session_view(db, principal, session_id)
+            regs = all_registrations(db, principal, session_id)
+            releases = _releases(db, session, regs)
+            catalogue = catalogue_names(db, session.catalogue_version)
+        return render(
+            request,
+            "finalise.html",
+            person=person,
+            status=exc.status,
+            session=session,
+            releases=releases,
+            catalogue=catalogue,
+            zone=zone_of(session),
+            tab="finalise",
+            problem=forms.problem_lines(exc),
+        )
+    return see_other(f"/console/sessions/{session_id}/outcomes?notice=finalised")
+
+
+@router.get("/sessions/{session_id}/outcomes", response_class=HTMLResponse)
+def outcomes_page(
+    request: Request, session_id: str, person: Person, database: DatabaseDep, notice: str = ""
+) -> Response:
+    principal = require_role(person, "centre")
+    with database.read() as db:
+        session = session_view(db, principal, session_id)
+        regs = {r.id: r for r in all_registrations(db, principal, session_id)}
+        rows, _cursor = results_service.outcomes_for(
+            db=db, session_id=session_id, principal=principal, page=ALL
+        )
+        outcomes = [results_service_outcome(o) for o in rows]
+        catalogue = catalogue_names(db, session.catalogue_version)
+    outcomes.sort(key=lambda o: (regs[o.registration_id].candidate.name, o.certificate))
+    return render(
+        request,
+        "outcomes.html",
+        person=person,
+        session=session,
+        outcomes=outcomes,
+        registrations=regs,
+        catalogue=catalogue,
+        zone=zone_of(session),
+        tab="outcomes",
+        notice=notice,
+    )
+
+
+def results_service_outcome(row: Any) -> Any:
+    from app.results.schemas import outcome_out
+
+    return outcome_out(row)
+
+
+def _requests_of(db: Session, vault: Any, principal: Principal, session_id: str) -> list[Any]:
+    out = []
+    page = PageParams(limit=500)
+    while True:
+        rows, cursor = issuance_service.list_for(
+            db=db,
+            principal=principal,
+            department=None,
+            status=None,
+            session_id=session_id,
+            page=page,
+        )
+        out += [request_detail(db, vault, principal, r) for r in rows]
+        if cursor is None:
+            return out
+        page = PageParams(limit=500, cursor=cursor)
+
+
+@router.get("/sessions/{session_id}/delivery", response_class=HTMLResponse)
+def delivery_page(
+    request: Request, session_id: str, person: Person, database: DatabaseDep, vault: VaultDep
+) -> Response:
+    principal = require_role(person, "centre")
+    with database.read() as db:
+        session = session_view(db, principal, session_id)
+        requests = _requests_of(db, vault, principal, session_id)
+        catalogue = catalogue_names(db, session.catalogue_version)
+        names = {
+            code: name for code, name in db.execute(sa.select(Department.code, Department.name))
+        }
+        regs = {r.id: r for r in all_registrations(db, principal, session_id)}
+    by_department: dict[str, list[Any]] = defaultdict(list)
+    for r in requests:
+        by_department[r.department].append(r)
+    return render(
+        request,
+        "delivery.html",
+        person=person,
+        session=session,
+        departments=names,
+        by_department=dict(sorted(by_department.items())),
+        registrations=regs,
+        catalogue=catalogue,
+        zone=zone_of(session),
+        tab="delivery",
+    )
+
+
+@router.post("/issuance-requests/{request_id}/redeliver", response_class=HTMLResponse)
+def redeliver(request: Request, request_id: str, person: Person, database: DatabaseDep) -> Response:
+    principal = require_role(person, "centre")
+    with database.write() as db:
+        r = issuance_service.redeliver(
+            db=db, principal=principal, request_id=request_id, now=utcnow()
+        )
+        session_id = r.session_id
+    return see_other(f"/console/sessions/{session_id}/delivery")

@@ -1,0 +1,1 @@
+"""People who use the console: user accounts, passwords, sign-in sessions (docs/api.md §12)."""
