@@ -22,7 +22,7 @@ from app.crypto import Vault
 from app.db import DatabaseDep
 from app.deps import VaultDep
 from app.errors import AppError
-from app.importer import parse_registration
+from app.operator.importer import parse_registration
 from app.pagination import PageParams
 from app.rules import mask_id_number
 from app.sessions import registrations

@@ -26,11 +26,10 @@ from app.errors import AppError
 from app.issuance import service as issuance_service
 from app.issuance.router import request_detail
 from app.pagination import PageParams
-from app.results import service as results_service
+from app.results import absence, finalisation, recording
 from app.results.models import Result
 from app.results.schemas import ResultIn
 from app.schemas import as_json_number
-from app.sessions import registrations
 from app.sessions.schemas import RegistrationOut, SessionOut
 
 CELL = "cell:"
@@ -156,7 +155,7 @@ async def save_results(
     keys, rows, grid = _rows_from_form(await request.form())
     try:
         with database.write() as db:
-            summary = results_service.record(
+            summary = recording.record(
                 db=db,
                 session_id=session_id,
                 principal=principal,
@@ -178,7 +177,7 @@ def mark_absent(
 ) -> Response:
     principal = require_role(person, "centre")
     with database.write() as db:
-        registration = registrations.mark_absent(
+        registration = absence.mark_absent(
             db=db, registration_id=registration_id, principal=principal
         )
         session_id = registration.session_id
@@ -239,7 +238,7 @@ def finalise(
     principal = require_role(person, "centre")
     try:
         with database.write() as db:
-            results_service.finalise(
+            finalisation.finalise(
                 db=db,
                 vault=vault,
                 session_id=session_id,
@@ -275,7 +274,7 @@ def outcomes_page(
     with database.read() as db:
         session = session_view(db, principal, session_id)
         regs = {r.id: r for r in all_registrations(db, principal, session_id)}
-        rows, _cursor = results_service.outcomes_for(
+        rows, _cursor = finalisation.outcomes_for(
             db=db, session_id=session_id, principal=principal, page=ALL
         )
         outcomes = [results_service_outcome(o) for o in rows]
