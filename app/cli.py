@@ -3,47 +3,93 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 import yaml
 from rich.console import Console
 from rich.table import Table
 
-from app.config import ConfigError, Settings, load_settings
+from app.config import DEFAULT_DATABASE_URL, ConfigError, Settings, load_settings
 
 cli = typer.Typer(help="oneexam: one combined assessment, many certificates.", no_args_is_help=True)
 catalogue_cli = typer.Typer(help="Load and export the catalogue.", no_args_is_help=True)
 cli.add_typer(catalogue_cli, name="catalogue")
 
-console = Console(stderr=True)
+
+def _console(*, stderr: bool) -> Console:
+    """A console that wraps only on a terminal: piped output keeps each line whole."""
+    stream = sys.stderr if stderr else sys.stdout
+    piped = not stream.isatty()
+    return Console(stderr=stderr, soft_wrap=piped, width=PIPED_WIDTH if piped else None)
+
+
+PIPED_WIDTH = 200
+console = _console(stderr=True)
 REFERENCE_DIR = Path(__file__).resolve().parent / "catalogue" / "reference"
 
 
-def _settings() -> Settings:
+def _settings(**overrides: object) -> Settings:
     try:
-        return load_settings()
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except ConfigError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
 
 
+def _ready(settings: Settings, *, database: bool = True) -> None:
+    """The start-up checks of ``app/ops/preflight.py``: one line and exit 1 if one fails."""
+    from app.ops import preflight
+
+    try:
+        preflight.check_data_folder(settings)
+        if database:
+            preflight.check_database(settings)
+    except preflight.NotReady as exc:
+        _fail(str(exc))
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    console.print(message, style="red", markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
 @cli.command()
-def serve() -> None:
-    """Serve the API on ONEEXAM_HOST:ONEEXAM_PORT, with the delivery worker unless ONEEXAM_WORKER=off."""
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="listen on this address (default ONEEXAM_HOST)")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="listen on this port (default ONEEXAM_PORT)")
+    ] = None,
+) -> None:
+    """Serve the API on ONEEXAM_HOST:ONEEXAM_PORT, with the delivery worker unless
+    ONEEXAM_WORKER=off.
+
+    Before listening it checks that the data folder exists, that the database answers and is
+    migrated, and that the port is free; if not, it says so in one line and exits 1.
+    """
     import uvicorn
 
-    settings = _settings()
+    from app.ops import preflight
+
+    settings = _settings(host=host, port=port)
+    _ready(settings)
+    try:
+        sock = preflight.bind(settings)
+    except preflight.NotReady as exc:
+        _fail(str(exc))
     from app.main import create_app
 
     try:
         app = create_app(settings)
     except ConfigError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    uvicorn.run(
+        sock.close()
+        _fail(str(exc), 2)
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -51,6 +97,11 @@ def serve() -> None:
         access_log=False,
         timeout_graceful_shutdown=max(5, int(settings.delivery_timeout) + 5),
     )
+    url = f"http://{settings.host}:{settings.port}"
+    logging.getLogger("oneexam.serve").info(
+        f"oneexam listening on {url} (API reference: {url}/docs)", extra={"url": url}
+    )
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @cli.command()
@@ -65,6 +116,7 @@ def worker() -> None:
     from app.metrics import DeliveryQueueCollector, Metrics
 
     settings = _settings()
+    _ready(settings)
     configure_logging(settings.log_level)
     database = _database(settings)
     try:
@@ -94,11 +146,23 @@ def worker() -> None:
 
 @cli.command()
 def migrate() -> None:
-    """Upgrade the configured database to the latest schema (Alembic ``upgrade head``)."""
+    """Upgrade the configured database to the latest schema (Alembic upgrade head).
+
+    The default database folder (./var) is created if missing; any other must exist. A
+    database that cannot be reached is reported in one line, with the driver's cause.
+    """
     from app.migrate import head_revision, upgrade
+    from app.ops.preflight import one_line, sqlite_path
 
     settings = _settings()
-    upgrade(settings.database_url)
+    path = sqlite_path(settings)
+    if path is not None and settings.database_url == DEFAULT_DATABASE_URL:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    _ready(settings, database=False)
+    try:
+        upgrade(settings.database_url)
+    except Exception as exc:  # any failure of the driver or the migration: its cause, one line
+        _fail(f"cannot migrate ONEEXAM_DATABASE_URL: {one_line(exc)}")
     console.print(f"database at revision {head_revision()}")
 
 
@@ -193,7 +257,7 @@ def _import(settings: Settings, database: Any, document: Any, dept_docs: list[An
         table.add_column("signing_secret")
         for code, secret in created:
             table.add_row(code, secret)
-        Console().print(table)
+        _console(stderr=False).print(table)
     console.print(
         f"catalogue version {row.version}: {len(doc.sections)} sections, "
         f"{len(doc.certificates)} certificates, {len(doc.recognitions)} recognitions, "
@@ -296,7 +360,7 @@ def _run_import(kind: str, api_url: str, api_key: str, session_id: str, file: Pa
         str(report.duplicates if kind == "registrations" else report.unchanged),
         str(len(report.errors)),
     )
-    Console().print(table)
+    _console(stderr=False).print(table)
     if report.output_file:
         console.print(f"registration ids: {report.output_file}")
     if report.error_file:

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+DEFAULT_DATABASE_URL = "sqlite:///./var/oneexam.db"
 DEFAULT_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 
 
@@ -23,7 +24,7 @@ class ConfigError(Exception):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ONEEXAM_", extra="ignore", frozen=True)
 
-    database_url: str = "sqlite:///./var/oneexam.db"
+    database_url: str = DEFAULT_DATABASE_URL
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     admin_key: SecretStr | None = None
@@ -43,6 +44,11 @@ class Settings(BaseSettings):
         None, ge=1, le=65535, description="`oneexam worker`: serve /metrics on this port"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("retry_schedule", mode="before")
     @classmethod
@@ -98,10 +104,11 @@ class Settings(BaseSettings):
         return 4 * self.delivery_timeout + self.delivery_lease_margin
 
 
-def load_settings() -> Settings:
-    """Read the environment, turning pydantic's report into one readable message."""
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (``overrides``, e.g. from command-line options, win), turning
+    pydantic's report into one readable message."""
     try:
-        return Settings()
+        return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         lines = []
         for err in exc.errors():

@@ -39,3 +39,9 @@ def test_a_bad_value_fails_fast_naming_the_variable(
     with pytest.raises(ConfigError) as err:
         load_settings()
     assert mentions in str(err.value)
+
+
+@pytest.mark.parametrize("value", ["info", "Warning", "DEBUG", "error"])
+def test_log_level_names_are_read_in_any_case(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("ONEEXAM_LOG_LEVEL", value)
+    assert load_settings().log_level == value.upper()
