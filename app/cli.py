@@ -117,7 +117,7 @@ def worker() -> None:
 
     settings = _settings()
     _ready(settings)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     database = _database(settings)
     try:
         vault = load_vault(settings)

@@ -44,6 +44,16 @@ class Settings(BaseSettings):
         None, ge=1, le=65535, description="`oneexam worker`: serve /metrics on this port"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["console", "json"] | None = Field(
+        None, description="console (readable) or json; default console on a terminal, else json"
+    )
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_in_any_case(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().lower() or None
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -130,7 +130,7 @@ def install_openapi(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     load_all_models()
     services = build_services(settings)
     app = FastAPI(
