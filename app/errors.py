@@ -18,6 +18,9 @@ PROBLEM_BASE = "https://oneexam.example/problems/"
 
 log = logging.getLogger("oneexam.errors")
 
+MAX_LISTED_ERRORS = 100
+"""A problem document lists at most this many ``errors``; ``error_count`` gives the total."""
+
 
 class ProblemItem(BaseModel):
     pointer: str | None = Field(
@@ -37,7 +40,10 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str | None = None
-    errors: list[ProblemItem] | None = None
+    errors: list[ProblemItem] | None = Field(
+        None, description=f"at most {MAX_LISTED_ERRORS} entries; `error_count` gives the total"
+    )
+    error_count: int | None = Field(None, description="how many errors were found in all")
 
 
 class AppError(Exception):
@@ -68,9 +74,17 @@ class AppError(Exception):
         if self.detail:
             body["detail"] = self.detail
         if self.errors:
-            body["errors"] = [e.model_dump(exclude_none=True) for e in self.errors]
+            body.update(listed_errors(self.errors))
         body.update(self.extra)
         return body
+
+
+def listed_errors(items: Sequence[ProblemItem]) -> dict[str, Any]:
+    """``errors`` (the first :data:`MAX_LISTED_ERRORS`) and ``error_count`` (all of them)."""
+    return {
+        "errors": [e.model_dump(exclude_none=True) for e in items[:MAX_LISTED_ERRORS]],
+        "error_count": len(items),
+    }
 
 
 class Unauthorized(AppError):
@@ -163,9 +177,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        items = validation_items(exc.errors())
+        errors = exc.errors()
+        items = validation_items(errors[:MAX_LISTED_ERRORS])
         body = http_problem(422, "The request does not match the documented schema.")
-        body["errors"] = [i.model_dump(exclude_none=True) for i in items]
+        body.update(listed_errors(items))
+        body["error_count"] = len(errors)
         return problem_response(body)
 
     @app.exception_handler(StarletteHTTPException)

@@ -17,6 +17,11 @@ from app.metrics import Metrics, RequestStats, current_request
 
 log = logging.getLogger("oneexam.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+MAX_JSON_CONTAINERS = 100_000
+"""Objects and arrays (``{``/``[`` bytes, counted as the body streams in) that one JSON body may
+hold. The largest valid batch needs about 54,000 (1,000 registrations with 50 held
+certificates each); parsing a body of empty objects costs ~24 times its size, so this bounds
+what a body can make the parser allocate before any endpoint looks at it."""
 
 
 class BodyTooLarge(StarletteHTTPException):
@@ -24,6 +29,20 @@ class BodyTooLarge(StarletteHTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"The request body is larger than {limit} bytes.")
+        self.message = str(self.detail)
+
+
+class TooManyJsonValues(BodyTooLarge):
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.message = self.detail = (
+            f"The JSON body holds more than {MAX_JSON_CONTAINERS} objects and arrays."
+        )
+
+
+def _is_json(headers: dict[bytes, bytes]) -> bool:
+    media = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
+    return media == b"application/json" or media.endswith(b"+json")
 
 
 class RequestContextMiddleware:
@@ -59,31 +78,36 @@ class RequestContextMiddleware:
         try:
             if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
                 raise BodyTooLarge(self.max_body_bytes)
-            await self.app(scope, self._limited(receive), send_wrapper)
-        except BodyTooLarge:
+            await self.app(scope, self._limited(receive, _is_json(headers)), send_wrapper)
+        except BodyTooLarge as exc:
             if response_started:
                 raise
-            await self._too_large(send_wrapper)
+            await self._too_large(send_wrapper, exc.message)
         finally:
             current_request.reset(token)
             self._record(scope, status, time.perf_counter() - started, request_id, stats)
 
-    def _limited(self, receive: Receive) -> Receive:
-        received = 0
+    def _limited(self, receive: Receive, is_json: bool) -> Receive:
+        received = containers = 0
 
         async def wrapped() -> Message:
-            nonlocal received
+            nonlocal received, containers
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
                 if received > self.max_body_bytes:
                     raise BodyTooLarge(self.max_body_bytes)
+                if is_json:
+                    containers += chunk.count(b"{") + chunk.count(b"[")
+                    if containers > MAX_JSON_CONTAINERS:
+                        raise TooManyJsonValues()
             return message
 
         return wrapped
 
-    async def _too_large(self, send: Send) -> None:
-        body = http_problem(413, f"The request body is larger than {self.max_body_bytes} bytes.")
+    async def _too_large(self, send: Send, message: str) -> None:
+        body = http_problem(413, message)
         payload = json.dumps(body).encode()
         await send(
             {

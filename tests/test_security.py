@@ -255,3 +255,76 @@ def test_identifiers_and_filters_refuse_nul_and_odd_characters(world, client: Te
         json=registration(adult(5), ["MEM-LV"], held),
     )
     assert assert_problem(r, 422)["errors"][0]["pointer"] == "/held/0/number"
+
+
+# -- huge batches: refused before any row is validated (issue 14, finding 1) -------------------
+
+
+def _post_raw(client: TestClient, url: str, headers: dict[str, str], body: bytes):  # type: ignore[no-untyped-def]
+    return client.post(url, headers={**headers, "content-type": "application/json"}, content=body)
+
+
+def test_a_million_empty_result_rows_are_a_small_413_at_once(world, client: TestClient) -> None:  # type: ignore[no-untyped-def]
+    s = schedule_session(client, world.centre_a)
+    body = json.dumps({"results": [{}] * 1_000_000}).encode()
+    r = _post_raw(client, f"/v1/sessions/{s['id']}/results", world.centre_a, body)
+    problem = assert_problem(r, 413)
+    assert "errors" not in problem
+    assert len(r.content) < 1000
+
+
+def test_one_row_over_each_batch_cap_is_413_and_the_cap_itself_is_validated(
+    world, client: TestClient
+) -> None:  # type: ignore[no-untyped-def]
+    s = schedule_session(client, world.centre_a)
+    over = assert_problem(
+        client.post(
+            f"/v1/sessions/{s['id']}/results", headers=world.centre_a, json={"results": [{}] * 5001}
+        ),
+        413,
+    )
+    assert "errors" not in over
+    at_cap = assert_problem(
+        client.post(
+            f"/v1/sessions/{s['id']}/results", headers=world.centre_a, json={"results": [{}] * 5000}
+        ),
+        422,
+    )
+    assert at_cap["errors"][0]["pointer"].startswith("/results/0")
+    registrations = assert_problem(
+        client.post(
+            f"/v1/sessions/{s['id']}/registrations:batch",
+            headers=world.centre_a,
+            json={"registrations": [1] * 1001},
+        ),
+        413,
+    )
+    assert "1000" in registrations["detail"] and "errors" not in registrations
+
+
+def test_nine_hundred_thousand_registration_rows_are_a_small_413(world, client: TestClient) -> None:  # type: ignore[no-untyped-def]
+    s = schedule_session(client, world.centre_a)
+    body = json.dumps({"registrations": [1] * 900_000}).encode()
+    r = _post_raw(client, f"/v1/sessions/{s['id']}/registrations:batch", world.centre_a, body)
+    assert_problem(r, 413)
+    assert len(r.content) < 1000
+
+
+def test_a_problem_document_lists_at_most_100_errors_and_the_total(
+    world, client: TestClient
+) -> None:  # type: ignore[no-untyped-def]
+    s = schedule_session(client, world.centre_a)
+    rows = [{"registration_id": f"reg_{i}", "section": "ELEC-THEORY"} for i in range(300)]
+    problem = assert_problem(
+        client.post(
+            f"/v1/sessions/{s['id']}/results", headers=world.centre_a, json={"results": rows}
+        ),
+        422,
+    )
+    assert len(problem["errors"]) == 100
+    assert problem["error_count"] == 300
+    small = assert_problem(
+        client.post("/v1/centres", headers=world.admin, json={"code": "X1", "name": "考点\x07"}),
+        422,
+    )
+    assert len(small["errors"]) == small["error_count"] == 1

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Path, Query
 
 from app.auth import AdminOrCentre
 from app.deps import DatabaseDep, SettingsDep, VaultDep
-from app.errors import PayloadTooLarge, problem_responses
+from app.errors import problem_responses
+from app.limits import batch_cap
 from app.pagination import Page, Paging
 from app.results import absence, finalisation, recording
 from app.results.schemas import (
@@ -33,6 +34,7 @@ router = APIRouter(tags=["results and outcomes"], responses=problem_responses(40
     "/v1/sessions/{session_id}/results",
     response_model=RecordSummary,
     responses=problem_responses(409, 413, 422),
+    dependencies=[batch_cap("results", MAX_RESULT_BATCH, "result rows")],
 )
 def record_results(
     session_id: IdPath,
@@ -46,8 +48,6 @@ def record_results(
     """Record up to 5,000 results, all or nothing. Any invalid row is a 422 listing every bad
     row; any row contradicting a stored result is a 409 listing them; in both cases nothing is
     written. Re-sending an identical row counts as ``unchanged``. Only while ``scheduled``."""
-    if len(data.results) > MAX_RESULT_BATCH:
-        raise PayloadTooLarge(f"At most {MAX_RESULT_BATCH} results per request.")
     with database.write() as db:
         return recording.record(
             db=db, session_id=session_id, principal=principal, rows=data.results, dry_run=dry_run

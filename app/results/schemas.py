@@ -37,10 +37,12 @@ class ResultIn(StrictModel):
 class ResultBatch(StrictModel):
     results: Annotated[
         list[ResultIn],
+        Field(max_length=MAX_RESULT_BATCH),
         WithJsonSchema(
             {
                 "type": "array",
                 "items": {"$ref": "#/components/schemas/ResultIn"},
+                "maxItems": MAX_RESULT_BATCH,
                 "description": f"up to {MAX_RESULT_BATCH} rows (more is 413); all or nothing",
             }
         ),

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Query, Request
 
 from app.auth import AdminOrCentre, AnyRole
 from app.db import DatabaseDep, utcnow
-from app.errors import PayloadTooLarge, problem_responses
+from app.errors import problem_responses
+from app.limits import batch_cap
 from app.pagination import Page, Paging
 from app.schemas import CodeQuery, IdPath
 from app.sessions import registrations, service
@@ -115,6 +116,7 @@ def register_candidate(
     "/v1/sessions/{session_id}/registrations:batch",
     response_model=BatchOut,
     responses=problem_responses(404, 413, 422),
+    dependencies=[batch_cap("registrations", MAX_REGISTRATION_BATCH, "registrations")],
 )
 def register_batch(
     session_id: IdPath,
@@ -125,8 +127,6 @@ def register_batch(
 ) -> BatchOut:
     """Register up to 1,000 candidates; each row is independent and gets the status (201, 409,
     422) and body it would have had alone."""
-    if len(data.registrations) > MAX_REGISTRATION_BATCH:
-        raise PayloadTooLarge(f"At most {MAX_REGISTRATION_BATCH} registrations per batch.")
     with database.write() as db:
         outcomes = registrations.register(
             db=db,

@@ -66,10 +66,12 @@ class RegistrationCreate(StrictModel):
 class RegistrationBatch(StrictModel):
     registrations: Annotated[
         list[dict[str, Any]],
+        Field(max_length=MAX_REGISTRATION_BATCH),
         WithJsonSchema(
             {
                 "type": "array",
                 "items": {"$ref": "#/components/schemas/RegistrationCreate"},
+                "maxItems": MAX_REGISTRATION_BATCH,
                 "description": (
                     f"up to {MAX_REGISTRATION_BATCH} rows (more is 413); each row is checked "
                     "on its own, so one bad row does not stop the others"
