@@ -182,11 +182,9 @@ def _read_document(path: Path) -> Any:
 
 
 def _database(settings: Settings):  # type: ignore[no-untyped-def]
-    from app.db import Database
-    from app.models import load_all_models
+    from app.audit.cli import bound_database
 
-    load_all_models()
-    return Database(settings.database_url, pool_size=2)
+    return bound_database(settings)
 
 
 @catalogue_cli.command("import")
@@ -405,24 +403,9 @@ def import_results(
     _run_import("results", api_url, api_key, session_id, file)
 
 
-audit_cli = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+from app.audit.cli import audit_cli  # noqa: E402
+
 cli.add_typer(audit_cli, name="audit")
-
-
-@audit_cli.command("verify")
-def audit_verify() -> None:
-    """Recompute the audit log's hash chain; exit 1 and name the first broken entry if any."""
-    from app.audit import service as audit_service
-
-    settings = _settings()
-    database = _database(settings)
-    with database.transaction(write=False) as db:
-        result = audit_service.verify(db)
-    if result.intact:
-        console.print(f"audit log intact: {result.entries} entries verified")
-        return
-    console.print(f"[red]audit log broken at entry {result.first_broken}: {result.problem}[/red]")
-    raise typer.Exit(1)
 
 
 # --- users (console accounts) -------------------------------------------------------------------

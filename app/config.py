@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     retry_schedule: Annotated[tuple[float, ...], NoDecode] = DEFAULT_RETRY_SCHEDULE
     delivery_timeout: float = Field(15.0, gt=0, le=300)
     pii_key: SecretStr | None = None
+    audit_key: SecretStr | None = Field(
+        None, description="key of the audit chain's HMAC; derived from the PII key when unset"
+    )
 
     # Extensions beyond the contract's table, all with sensible defaults.
     delivery_concurrency: int = Field(

@@ -40,6 +40,11 @@ class Vault:
             raise ConfigError("ONEEXAM_PII_KEY must decode to at least 32 bytes")
         self._aead = AESGCM(_derive(master_key, b"encryption"))
         self._index_key = _derive(master_key, b"blind-index")
+        self._subkey_root = _derive(master_key, b"subkeys")
+
+    def subkey(self, purpose: str) -> bytes:
+        """A key of its own for another use (e.g. ``audit-chain``), derived from the master key."""
+        return _derive(self._subkey_root, purpose.encode())
 
     def encrypt(self, plaintext: bytes, *, context: str) -> str:
         """Ciphertext as text; ``context`` binds it to its use (it must match on decrypt)."""
@@ -71,13 +76,20 @@ def generate_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
-def _decode_key(text: str) -> bytes:
+def derive_key(master: bytes, purpose: str) -> bytes:
+    """A 32-byte key for ``purpose`` from a master key (HKDF-SHA256)."""
+    return _derive(master, purpose.encode())
+
+
+def decode_key(text: str, *, variable: str = "ONEEXAM_PII_KEY") -> bytes:
+    """The bytes of a base64 key from the environment, at least 32 of them."""
     try:
-        return base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
+        raw = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
     except ValueError:
-        raise ConfigError(
-            "ONEEXAM_PII_KEY is not base64 (generate one with: oneexam keygen)"
-        ) from None
+        raise ConfigError(f"{variable} is not base64 (generate one with: oneexam keygen)") from None
+    if len(raw) < 32:
+        raise ConfigError(f"{variable} must decode to at least 32 bytes")
+    return raw
 
 
 def load_vault(settings: Settings, *, create: bool = True) -> Vault:
@@ -88,7 +100,7 @@ def load_vault(settings: Settings, *, create: bool = True) -> Vault:
     a configuration error, because several processes must share one key.
     """
     if settings.pii_key is not None:
-        return Vault(_decode_key(settings.pii_key.get_secret_value()))
+        return Vault(decode_key(settings.pii_key.get_secret_value()))
     if not settings.is_sqlite:
         raise ConfigError(
             "ONEEXAM_PII_KEY is required with PostgreSQL: every API replica and worker must "
@@ -96,7 +108,7 @@ def load_vault(settings: Settings, *, create: bool = True) -> Vault:
         )
     path = settings.data_dir / KEY_FILE_NAME
     if path.exists():
-        return Vault(_decode_key(path.read_text()))
+        return Vault(decode_key(path.read_text()))
     if not create:
         raise ConfigError(f"no ONEEXAM_PII_KEY and no key file at {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,4 +125,4 @@ def load_vault(settings: Settings, *, create: bool = True) -> Vault:
         pass
     finally:
         tmp.unlink(missing_ok=True)
-    return Vault(_decode_key(path.read_text()))
+    return Vault(decode_key(path.read_text()))

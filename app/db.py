@@ -154,8 +154,10 @@ class Database:
         self.engine = create_db_engine(url, pool_size=pool_size)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
-        self._reads = sessionmaker(self.engine, expire_on_commit=False)
-        self._writes = sessionmaker(writer, expire_on_commit=False)
+        self.session_info: dict[str, Any] = {}
+        """Copied into every session's ``info`` (e.g. the audit chain key, ``app.audit``)."""
+        self._reads = sessionmaker(self.engine, expire_on_commit=False, info=self.session_info)
+        self._writes = sessionmaker(writer, expire_on_commit=False, info=self.session_info)
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Session]:

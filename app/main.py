@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import event
 
+from app.audit import service as audit
 from app.audit.router import router as audit_router
 from app.candidates.router import router as candidates_router
 from app.catalogue.router import router as catalogue_router
@@ -75,6 +76,7 @@ def build_services(settings: Settings) -> Services:
     database = Database(settings.database_url)
     event.listen(database.engine, "before_cursor_execute", count_statement)
     vault = load_vault(settings)
+    audit.bind(database, lambda: audit.chain_key(settings, vault))
     metrics = Metrics()
     metrics.registry.register(DeliveryQueueCollector(database))
     return Services(settings=settings, database=database, vault=vault, metrics=metrics)

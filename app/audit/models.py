@@ -10,8 +10,11 @@ from app.db import Base, UTCDateTime
 
 
 class AuditEntry(Base):
-    """One write that changed an exam outcome. Append-only and hash-chained: each entry's hash
-    covers its content and the previous entry's hash, so an edited or removed row shows."""
+    """One write that changed an exam outcome, a plan or who may do what. Append-only and
+    chained: each entry's ``hash`` is an HMAC-SHA256, under a key that is not in the database,
+    of its content and the previous entry's hash, so an edited, removed or recomputed row shows.
+    (Entries written before the chain was keyed carry a plain SHA-256; see
+    :mod:`app.audit.service`.)"""
 
     __tablename__ = "audit_log"
 
@@ -27,10 +30,15 @@ class AuditEntry(Base):
 
 
 class AuditHead(Base):
-    """The chain's tip, one row. Locking it serialises appends so the chain never forks."""
+    """The chain's tip, one row. Locking it serialises appends so the chain never forks.
+
+    ``signature`` is an HMAC of ``(seq, hash)`` under the chain key, so the tail cannot be cut
+    off and the head pointed at the new tail; it is null only on a chain written before the key.
+    """
 
     __tablename__ = "audit_head"
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     seq: Mapped[int]
     hash: Mapped[str] = mapped_column(sa.String(64))
+    signature: Mapped[str | None] = mapped_column(sa.String(64))

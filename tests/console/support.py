@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from app.audit import service as audit
 from app.config import Settings
 from app.db import Database
 from app.models import load_all_models
@@ -22,6 +23,7 @@ def make_user(
 ) -> None:
     load_all_models()
     database = Database(settings.database_url, pool_size=1)
+    audit.bind_settings(database, settings)
     try:
         with database.write() as db:
             users.create(
@@ -33,6 +35,7 @@ def make_user(
 
 def disable_user(settings: Settings, username: str) -> None:
     database = Database(settings.database_url, pool_size=1)
+    audit.bind_settings(database, settings)
     try:
         with database.write() as db:
             users.disable(db, username=username, actor="test")
