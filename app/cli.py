@@ -1,9 +1,10 @@
-"""The ``oneexam`` command: serve, migrate, worker, catalogue and operator tools."""
+"""The `oneexam` command: serve, migrate, worker, catalogue and operator tools."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -15,7 +16,11 @@ from rich.table import Table
 
 from app.config import DEFAULT_DATABASE_URL, ConfigError, Settings, load_settings
 
-cli = typer.Typer(help="oneexam: one combined assessment, many certificates.", no_args_is_help=True)
+cli = typer.Typer(
+    help="oneexam: one combined assessment, many certificates.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
 catalogue_cli = typer.Typer(help="Load and export the catalogue.", no_args_is_help=True)
 cli.add_typer(catalogue_cli, name="catalogue")
 
@@ -27,9 +32,29 @@ def _console(*, stderr: bool) -> Console:
     return Console(stderr=stderr, soft_wrap=piped, width=PIPED_WIDTH if piped else None)
 
 
-PIPED_WIDTH = 200
+PIPED_WIDTH = 120
 console = _console(stderr=True)
 REFERENCE_DIR = Path(__file__).resolve().parent / "catalogue" / "reference"
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"oneexam {version('oneexam')}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _main(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """oneexam: one combined assessment, many certificates."""
 
 
 def _settings(**overrides: object) -> Settings:
@@ -41,7 +66,7 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _ready(settings: Settings, *, database: bool = True) -> None:
-    """The start-up checks of ``app/ops/preflight.py``: one line and exit 1 if one fails."""
+    """The start-up checks of app/ops/preflight.py: one line and exit 1 if one fails."""
     from app.ops import preflight
 
     try:
@@ -66,10 +91,9 @@ def serve(
         int | None, typer.Option(help="listen on this port (default ONEEXAM_PORT)")
     ] = None,
 ) -> None:
-    """Serve the API on ONEEXAM_HOST:ONEEXAM_PORT, with the delivery worker unless
-    ONEEXAM_WORKER=off.
+    """Serve the API, with the delivery worker unless ONEEXAM_WORKER=off.
 
-    Before listening it checks that the data folder exists, that the database answers and is
+    Listens on ONEEXAM_HOST:ONEEXAM_PORT (or --host/--port). Before listening it checks that the data folder exists, that the database answers and is
     migrated, and that the port is free; if not, it says so in one line and exits 1.
     """
     import uvicorn
@@ -106,8 +130,10 @@ def serve(
 
 @cli.command()
 def worker() -> None:
-    """Run a standalone delivery worker (any number may share one PostgreSQL). Stops cleanly on
-    SIGTERM or Ctrl-C: in-flight attempts finish and are recorded."""
+    """Run a standalone delivery worker (any number may share one PostgreSQL).
+
+    Stops cleanly on SIGTERM or Ctrl-C: in-flight attempts finish and are recorded.
+    """
     import signal
 
     from app.crypto import load_vault
@@ -300,8 +326,11 @@ def simulate_departments(
         typer.Option(exists=True, dir_okay=False, help="JSON: api, reject_share, departments[]"),
     ],
 ) -> None:
-    """Run simulated department systems (one HTTP server each on 127.0.0.1): verify every
-    webhook's signature, refuse bad ones, and post back issued/rejected decisions."""
+    """Run simulated department systems, one HTTP server each on 127.0.0.1.
+
+    Each verifies every webhook's signature, refuses bad ones, and posts back issued or
+    rejected decisions.
+    """
     from app.logs import configure_logging
     from app.operator import simulator
 
@@ -381,8 +410,11 @@ def import_registrations(
     api_url: ApiUrl = "http://127.0.0.1:8000",
     api_key: ApiKey = "",
 ) -> None:
-    """Register every row of FILE into SESSION_ID; rows are independent. Refused rows go to
-    FILE.errors.csv; a row already registered counts as a duplicate, not an error."""
+    """Register every row of FILE into SESSION_ID; rows are independent.
+
+    Refused rows go to FILE.errors.csv; a row already registered counts as a duplicate, not an
+    error.
+    """
     _run_import("registrations", api_url, api_key, session_id, file)
 
 
@@ -398,8 +430,11 @@ def import_results(
     api_url: ApiUrl = "http://127.0.0.1:8000",
     api_key: ApiKey = "",
 ) -> None:
-    """Record the results in FILE, all or nothing: any bad row and nothing is written (the
-    rows go to FILE.errors.csv). Rows already recorded identically are unchanged."""
+    """Record the results in FILE, all or nothing.
+
+    Any bad row and nothing is written (the rows go to FILE.errors.csv). Rows already recorded
+    identically are unchanged.
+    """
     _run_import("results", api_url, api_key, session_id, file)
 
 
@@ -486,6 +521,11 @@ def users_reset_password(username: str, password_stdin: PasswordStdin = False) -
 
 
 def main() -> None:
+    if not sys.stdout.isatty() and "TERMINAL_WIDTH" not in os.environ:
+        # Help and tables piped to a file or a pager keep their lines whole.
+        import typer.rich_utils
+
+        typer.rich_utils.MAX_WIDTH = PIPED_WIDTH
     cli()
 
 
