@@ -72,19 +72,23 @@ def ngettext(singular: str, plural: str, n: int, **values: object) -> str:
     return _(singular if n == 1 else plural, num=n, **values)
 
 
-def when(instant: datetime | None, zone_name: str) -> str:
+def when(instant: datetime | str | None, zone_name: str) -> str:
     """An instant in ``zone_name`` as people write it: 2026年12月15日 09:00 / 15 Dec 2026, 09:00."""
-    if instant is None:
+    if instant is None or instant == "":
         return ""
+    if isinstance(instant, str):
+        instant = datetime.fromisoformat(instant)
     local = instant.astimezone(clock.zone(zone_name))
     if language() == CHINESE:
         return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
     return format_datetime(local, "d MMM y, HH:mm", locale="en")
 
 
-def day(value: date | None) -> str:
-    if value is None:
+def day(value: date | str | None) -> str:
+    if value is None or value == "":
         return ""
+    if isinstance(value, str):  # an RFC 3339 instant is read on its own offset's date
+        value = datetime.fromisoformat(value).date() if "T" in value else date.fromisoformat(value)
     if language() == CHINESE:
         return f"{value.year}年{value.month}月{value.day}日"
     return format_date(value, "d MMM y", locale="en")
@@ -95,11 +99,14 @@ def N_(message: str) -> str:
     return message
 
 
-# Words the templates translate from data (a status, a role): listed so that they are extracted.
+ROLE_LABELS = {
+    "centre": N_("Centre staff"),
+    "department": N_("Department officer"),
+    "admin": N_("Administrator"),
+}
+
+# Words the templates translate from data (a status): listed so that they are extracted.
 LABELS = (
-    N_("Centre"),
-    N_("Department"),
-    N_("Admin"),
     N_("Scheduled"),
     N_("Finalised"),
     N_("Partially finalised"),

@@ -46,6 +46,7 @@ templates.install_gettext_callables(  # type: ignore[attr-defined]
 )
 templates.filters["when"] = i18n.when
 templates.filters["day"] = i18n.day
+templates.globals["ROLE_LABELS"] = i18n.ROLE_LABELS
 
 
 class SignInRequired(Exception):
