@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
+from app import exports
 from app.auth import AdminOrCentre
 from app.deps import DatabaseDep, SettingsDep, VaultDep
 from app.errors import problem_responses
@@ -127,11 +128,26 @@ def finalise_session(
         )
 
 
-@router.get("/v1/sessions/{session_id}/outcomes", response_model=Page[OutcomeOut])
+@router.get(
+    "/v1/sessions/{session_id}/outcomes",
+    response_model=Page[OutcomeOut],
+    responses=exports.responses("the outcomes (also CSV or xlsx, by Accept)"),
+)
 def list_outcomes(
-    session_id: IdPath, database: DatabaseDep, principal: AdminOrCentre, page: Paging
-) -> Page[OutcomeOut]:
+    session_id: IdPath,
+    database: DatabaseDep,
+    principal: AdminOrCentre,
+    page: Paging,
+    export: exports.ExportDep,
+) -> Page[OutcomeOut] | Response:
     with database.read() as db:
+        if export:
+            every = exports.every_page(
+                lambda p: finalisation.outcomes_for(
+                    db=db, session_id=session_id, principal=principal, page=p
+                )
+            )
+            return exports.outcomes_response(db, export, every, f"outcomes-{session_id}")
         rows, cursor = finalisation.outcomes_for(
             db=db, session_id=session_id, principal=principal, page=page
         )

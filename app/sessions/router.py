@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
+from app import exports
 from app.auth import AdminOrCentre, AnyRole
 from app.db import DatabaseDep, utcnow
 from app.errors import problem_responses
@@ -151,7 +152,10 @@ def register_batch(
 @router.get(
     "/v1/sessions/{session_id}/registrations",
     response_model=Page[RegistrationOut],
-    responses=problem_responses(404),
+    responses={
+        **problem_responses(404),
+        **exports.responses("the registrations (also CSV or xlsx, by Accept)"),
+    },
 )
 def list_registrations(
     session_id: IdPath,
@@ -159,8 +163,20 @@ def list_registrations(
     principal: AdminOrCentre,
     page: Paging,
     status: Annotated[Literal["registered", "absent"] | None, Query()] = None,
-) -> Page[RegistrationOut]:
+    export: exports.ExportDep = None,
+) -> Page[RegistrationOut] | Response:
     with database.read() as db:
+        if export:
+            rows = exports.every_page(
+                lambda p: registrations.list_for_session(
+                    db=db, session_id=session_id, principal=principal, status=status, page=p
+                )
+            )
+            return export.respond(
+                exports.REGISTRATION_COLUMNS,
+                exports.registration_rows(registrations.registration_out(r) for r in rows),
+                f"registrations-{session_id}",
+            )
         rows, cursor = registrations.list_for_session(
             db=db, session_id=session_id, principal=principal, status=status, page=page
         )
