@@ -12,7 +12,7 @@ from app.console.web import HERE
 
 
 def install(app: FastAPI) -> None:
-    from app.console import auth_pages, centre, department, examining, pages  # noqa: F401
+    from app.console import admin, auth_pages, centre, department, examining, pages  # noqa: F401
 
     app.include_router(auth_pages.public)
     app.include_router(auth_pages.signed_in)

@@ -85,7 +85,7 @@ def _field_name(item: ProblemItem) -> str:
     pointer = (item.pointer or item.parameter or "").strip("/")
     key = re.sub(r"/\d+(/|$)", r"\1", pointer).strip("/")
     name = FIELD_NAMES.get(key) or FIELD_NAMES.get(key.split("/")[0])
-    return _(name) if name else ""
+    return _(name) if name else (f"/{pointer}" if pointer else "")
 
 
 def invalid(exc: ValidationError, detail: str) -> AppError:

@@ -107,6 +107,8 @@ ROLE_LABELS = {
 
 # Words the templates translate from data (a status): listed so that they are extracted.
 LABELS = (
+    N_("Active"),
+    N_("Disabled"),
     N_("Scheduled"),
     N_("Finalised"),
     N_("Partially finalised"),

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Depends
 
-from app.console.web import ConsoleRoute, Person, csrf_guard, render, require_role
+from app.console.web import ConsoleRoute, csrf_guard
 
 router = APIRouter(
     prefix="/console",
@@ -13,9 +12,3 @@ router = APIRouter(
     include_in_schema=False,
     dependencies=[Depends(csrf_guard)],
 )
-
-
-@router.get("/admin", response_class=HTMLResponse)
-def admin_page(request: Request, person: Person) -> Response:
-    require_role(person, "admin")
-    return render(request, "start.html", person=person)
