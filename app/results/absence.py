@@ -1,31 +1,43 @@
-"""Absence (docs/api.md §6): a registered candidate who did not sit.
+"""Absence (docs/api.md §6): a registered candidate who did not sit, wholly or in some sections.
 
-It lives with results because it is their counterpart: an absent candidate has no results, and
-finalisation gives each of their targets the outcome ``absent``.
+It lives with results because it is their counterpart: no result is expected where a candidate
+is absent, and finalisation gives each target that needed it the outcome ``absent``. Without
+sections the registration's status becomes ``absent``; with them, a :class:`SectionAbsence` is
+kept per section, and the other targets are evaluated as usual.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app import rules
 from app.audit import service as audit
 from app.auth import Principal
 from app.db import utcnow
-from app.errors import Conflict
-from app.results.models import Result
+from app.errors import Conflict, ProblemItem, Unprocessable
+from app.results import finalisation
+from app.results.models import Result, SectionAbsence
+from app.results.schemas import AbsenceIn, AbsentSection, RegistrationAbsences
 from app.sessions import registrations as registrations_service
-from app.sessions import service as sessions_service
-from app.sessions.models import Registration
+from app.sessions.models import ExamSession, Registration
 
 
-def mark_absent(*, db: Session, registration_id: str, principal: Principal) -> Registration:
-    """The candidate did not sit: no results are expected and nothing will be issued."""
+def mark_absent(
+    *, db: Session, registration_id: str, principal: Principal, data: AbsenceIn | None = None
+) -> Registration:
+    """The candidate did not sit (all of it, or ``data.sections``)."""
     registration, session = registrations_service.get_for(
         db=db, registration_id=registration_id, principal=principal, lock_session=True
     )
-    sessions_service.require_scheduled(session, "marking absence")
+    finalisation.require_open(session, "marking absence")
+    data = data or AbsenceIn()
     if registration.status == "absent":
+        return registration
+    if data.sections is not None:
+        _absent_from(db, session, registration, principal, data)
         return registration
     recorded = db.scalar(
         sa.select(sa.func.count()).where(Result.registration_id == registration.id)
@@ -43,6 +55,96 @@ def mark_absent(*, db: Session, registration_id: str, principal: Principal) -> R
         action="registration.absent",
         subject=registration.id,
         before="registered",
-        after="absent",
+        after="absent" if data.reason is None else {"status": "absent", "reason": data.reason},
     )
     return registration
+
+
+def _check_sections(
+    db: Session, session: ExamSession, registration: Registration, sections: Sequence[str]
+) -> None:
+    wrong = [
+        ProblemItem(pointer=f"/sections/{k}", message=f"this registration does not sit {code}")
+        for k, code in enumerate(sections)
+        if code not in registration.required_sections
+    ]
+    if wrong:
+        raise Unprocessable("The registration does not sit every section named.", errors=wrong)
+    recorded = list(
+        db.scalars(
+            sa.select(Result.section).where(
+                Result.registration_id == registration.id, Result.section.in_(sections)
+            )
+        )
+    )
+    if recorded:
+        raise Conflict(
+            f"Results are recorded for {', '.join(sorted(recorded))}; "
+            "the candidate cannot be marked absent from them."
+        )
+    released = finalisation.released_certificates(db, session.id)
+    plan = rules.plan_from_dict(registration.plan)
+    closed = sorted(
+        t.certificate
+        for t in plan.targets
+        if t.certificate in released and set(sections) & set(t.required_sections)
+    )
+    if closed:
+        raise Conflict(f"{', '.join(closed)} is already finalised for this registration.")
+
+
+def _absent_from(
+    db: Session,
+    session: ExamSession,
+    registration: Registration,
+    principal: Principal,
+    data: AbsenceIn,
+) -> None:
+    sections = list(dict.fromkeys(data.sections or []))
+    already = set(
+        finalisation.absences_where(db, SectionAbsence.registration_id == registration.id).get(
+            registration.id, frozenset()
+        )
+    )
+    new = [s for s in sections if s not in already]
+    if not new:
+        return
+    _check_sections(db, session, registration, new)
+    now = utcnow()
+    db.add_all(
+        SectionAbsence(
+            registration_id=registration.id,
+            section=code,
+            session_id=session.id,
+            reason=data.reason,
+            marked_at=now,
+            marked_by=principal.actor,
+        )
+        for code in new
+    )
+    db.flush()
+    audit.append(
+        db,
+        actor=principal.actor,
+        action="registration.absent_from",
+        subject=registration.id,
+        after={"sections": new, "reason": data.reason},
+    )
+
+
+def absent_sections(db: Session, registration_id: str) -> list[AbsentSection]:
+    return [
+        AbsentSection(section=a.section, reason=a.reason)
+        for a in db.scalars(
+            sa.select(SectionAbsence)
+            .where(SectionAbsence.registration_id == registration_id)
+            .order_by(SectionAbsence.section)
+        )
+    ]
+
+
+def with_absences(db: Session, registration: Registration) -> RegistrationAbsences:
+    return RegistrationAbsences(
+        **registrations_service.registration_out(registration).model_dump(),
+        absent_sections=absent_sections(db, registration.id),
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,11 +26,11 @@ from app.candidates.models import Candidate
 from app.catalogue import service as catalogue_service
 from app.crypto import Vault
 from app.db import bulk_insert, new_id, utcnow
-from app.errors import Conflict, ProblemItem
+from app.errors import Conflict, ProblemItem, Unprocessable
 from app.issuance import service as issuance
 from app.issuance.models import IssuanceRequest
 from app.pagination import PageParams, fetch_page
-from app.results.models import Outcome, Result
+from app.results.models import CertificateRelease, Outcome, Result, SectionAbsence
 from app.results.schemas import FinaliseSummary
 from app.results.states import OutcomeStatus
 from app.schemas import as_json_number
@@ -103,21 +104,55 @@ def _sitters(db: Session, session_id: str) -> Sequence[Row[Any]]:
     ).all()
 
 
-def _refuse_missing(
-    registrations: Sequence[Row[Any]],
-    plans: dict[str, rules.Plan],
-    results: dict[str, SectionResults],
-) -> None:
+def absences_where(db: Session, condition: Any) -> dict[str, frozenset[str]]:
+    """The sections each registration was marked absent from."""
+    by_registration: dict[str, set[str]] = defaultdict(set)
+    for reg_id, section in db.execute(
+        sa.select(SectionAbsence.registration_id, SectionAbsence.section).where(condition)
+    ):
+        by_registration[reg_id].add(section)
+    return {k: frozenset(v) for k, v in by_registration.items()}
+
+
+def released_certificates(db: Session, session_id: str) -> set[str]:
+    return set(
+        db.scalars(
+            sa.select(CertificateRelease.certificate).where(
+                CertificateRelease.session_id == session_id
+            )
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Release:
+    """What a release of some certificates of a session works on, loaded once."""
+
+    session: ExamSession
+    catalogue: rules.Catalogue
+    certificates: frozenset[str]
+    registrations: Sequence[Row[Any]]
+    plans: dict[str, rules.Plan]
+    results: dict[str, SectionResults]
+    absences: dict[str, frozenset[str]]
+    now: datetime
+
+
+def _refuse_missing(release: Release) -> None:
     missing = [
         {"registration_id": r.id, "section": section}
-        for r in registrations
+        for r in release.registrations
         if r.status == "registered"
-        for section in plans[r.id].required_sections
-        if section not in results.get(r.id, {})
+        for section in rules.missing_results(
+            release.plans[r.id],
+            release.results.get(r.id, {}),
+            absent_from=release.absences.get(r.id, frozenset()),
+            certificates=release.certificates,
+        )
     ]
     if missing:
         raise Conflict(
-            f"{len(missing)} result(s) are missing; the session cannot be finalised yet.",
+            f"{len(missing)} result(s) are missing; the certificates cannot be finalised yet.",
             errors=[
                 ProblemItem(
                     message=f"registration {m['registration_id']} has no result for {m['section']}"
@@ -128,116 +163,225 @@ def _refuse_missing(
         )
 
 
-def _evaluate_all(
-    session: ExamSession,
-    catalogue: rules.Catalogue,
-    registrations: Sequence[Row[Any]],
-    plans: dict[str, rules.Plan],
-    results: dict[str, SectionResults],
-    now: datetime,
-) -> tuple[list[dict[str, Any]], list[issuance.Qualified]]:
-    """Outcome rows for every (registration, target), and the qualified pairs to request."""
+def _outcome_row(release: Release, registration_id: str, outcome: rules.Outcome) -> dict[str, Any]:
+    return {
+        "id": new_id("out"),
+        "session_id": release.session.id,
+        "registration_id": registration_id,
+        "certificate": outcome.certificate,
+        "department_code": outcome.department,
+        "evaluated_at": release.now,
+        **outcome_values(outcome),
+    }
+
+
+def _pending_row(release: Release, registration_id: str, certificate: str) -> dict[str, Any]:
+    return {
+        "id": new_id("out"),
+        "session_id": release.session.id,
+        "registration_id": registration_id,
+        "certificate": certificate,
+        "department_code": release.catalogue.certificates[certificate].department,
+        "evaluated_at": release.now,
+        "status": OutcomeStatus.PENDING,
+        "failed_sections": [],
+        "exemptions": [],
+        "issuance_request_id": None,
+    }
+
+
+def _evaluate_all(release: Release) -> tuple[list[dict[str, Any]], list[issuance.Qualified]]:
+    """Outcome rows for every (registration, target) released, and the qualified pairs."""
     outcome_rows: list[dict[str, Any]] = []
     qualified: list[issuance.Qualified] = []
-    for registration in registrations:
-        plan, mine = plans[registration.id], results.get(registration.id, {})
-        outcomes = rules.evaluate(catalogue, plan, mine, absent=registration.status == "absent")
+    for registration in release.registrations:
+        plan, mine = release.plans[registration.id], release.results.get(registration.id, {})
+        outcomes = rules.evaluate(
+            release.catalogue,
+            plan,
+            mine,
+            absent=registration.status == "absent",
+            absent_from=release.absences.get(registration.id, frozenset()),
+            certificates=release.certificates,
+        )
         sitter = _sitter(registration) if any(o.qualified for o in outcomes) else None
         for outcome in outcomes:
-            outcome_rows.append(
-                {
-                    "id": new_id("out"),
-                    "session_id": session.id,
-                    "registration_id": registration.id,
-                    "certificate": outcome.certificate,
-                    "department_code": outcome.department,
-                    "evaluated_at": now,
-                    **outcome_values(outcome),
-                }
-            )
+            outcome_rows.append(_outcome_row(release, registration.id, outcome))
             if sitter is not None and outcome.qualified:
                 qualified.append(issuance.Qualified(sitter, plan.target(outcome.certificate), mine))
     return outcome_rows, qualified
 
 
-def finalise(
-    *, db: Session, vault: Vault, session_id: str, principal: Principal, first_delay: float = 0.0
-) -> FinaliseSummary:
-    """Evaluate every registration and write outcomes and issuance requests (with their outbox
-    events) in this one transaction. Again on a finalised session: the same summary, no writes."""
-    session = sessions_service.get_for(db=db, session_id=session_id, principal=principal, lock=True)
-    if session.status == "finalised":
-        return summary(db, session)
-    sessions_service.require_scheduled(session, "finalisation")
-    registrations = _sitters(db, session.id)
-    results = _results_where(db, Result.session_id == session.id)
-    plans = {r.id: rules.plan_from_dict(r.plan) for r in registrations}
-    _refuse_missing(registrations, plans, results)
+def _write_outcomes(db: Session, release: Release, rows: list[dict[str, Any]]) -> None:
+    """Released rows replace the pending ones; targets still to release get a pending row."""
+    existing = {
+        (o.registration_id, o.certificate): o
+        for o in db.scalars(sa.select(Outcome).where(Outcome.session_id == release.session.id))
+    }
+    fresh = []
+    for row in rows:
+        pending = existing.get((row["registration_id"], row["certificate"]))
+        if pending is None:
+            fresh.append(row)
+            continue
+        for key, value in row.items():
+            if key != "id":
+                setattr(pending, key, value)
+    fresh += [
+        _pending_row(release, r.id, t.certificate)
+        for r in release.registrations
+        for t in release.plans[r.id].targets
+        if t.certificate not in release.certificates and (r.id, t.certificate) not in existing
+    ]
+    if fresh:
+        bulk_insert(db, Outcome, fresh)
 
-    catalogue = catalogue_service.load(db=db, version=session.catalogue_version)
-    now = utcnow()
-    outcome_rows, qualified = _evaluate_all(session, catalogue, registrations, plans, results, now)
+
+def _load_release(db: Session, session: ExamSession, certificates: frozenset[str]) -> Release:
+    registrations = _sitters(db, session.id)
+    return Release(
+        session=session,
+        catalogue=catalogue_service.load(db=db, version=session.catalogue_version),
+        certificates=certificates,
+        registrations=registrations,
+        plans={r.id: rules.plan_from_dict(r.plan) for r in registrations},
+        results=_results_where(db, Result.session_id == session.id),
+        absences=absences_where(db, SectionAbsence.session_id == session.id),
+        now=utcnow(),
+    )
+
+
+def _wanted(session: ExamSession, certificates: Sequence[str] | None) -> list[str]:
+    if certificates is None:
+        return list(session.certificates)
+    unknown = [
+        ProblemItem(pointer=f"/certificates/{k}", message=f"the session does not offer {code}")
+        for k, code in enumerate(certificates)
+        if code not in session.certificates
+    ]
+    if unknown:
+        raise Unprocessable("The session does not offer every certificate named.", errors=unknown)
+    return list(dict.fromkeys(certificates))
+
+
+def finalise(
+    *,
+    db: Session,
+    vault: Vault,
+    session_id: str,
+    principal: Principal,
+    certificates: Sequence[str] | None = None,
+    first_delay: float = 0.0,
+) -> FinaliseSummary:
+    """Release some (default: all) certificates of a session: evaluate their sitters and write
+    outcomes and issuance requests (with their outbox events) in this one transaction.
+    Certificates already released are not evaluated again: the same summary, no writes."""
+    session = sessions_service.get_for(db=db, session_id=session_id, principal=principal, lock=True)
+    wanted = _wanted(session, certificates)
+    released = released_certificates(db, session.id)
+    to_release = frozenset(wanted) - released
+    if not to_release:
+        return summary(db, session, wanted)
+    require_open(session, "finalisation")
+    release = _load_release(db, session, to_release)
+    _refuse_missing(release)
+    outcome_rows, qualified = _evaluate_all(release)
     request_ids = issuance.create_requests(
         db,
         vault,
         session=session,
-        catalogue=catalogue,
+        catalogue=release.catalogue,
         qualified=qualified,
-        now=now,
+        now=release.now,
         first_delay=first_delay,
     )
     for row in outcome_rows:
         row["issuance_request_id"] = request_ids.get((row["registration_id"], row["certificate"]))
-    if outcome_rows:
-        bulk_insert(db, Outcome, outcome_rows)
-    session.status = "finalised"
-    session.finalised_at = now
-    db.flush()
-    written = FinaliseSummary(
-        status="finalised",
-        registrations=len(registrations),
-        qualified=sum(r["status"] == OutcomeStatus.QUALIFIED for r in outcome_rows),
-        not_qualified=sum(r["status"] == OutcomeStatus.NOT_QUALIFIED for r in outcome_rows),
-        absent=sum(r.status == "absent" for r in registrations),
-        issuance_requests=len(request_ids),
+    _write_outcomes(db, release, outcome_rows)
+    _mark_released(db, release, principal, released | to_release)
+    written = _tally(
+        session, wanted, outcome_rows + _stored_tally_rows(db, session, wanted, released)
     )
     audit.append(
         db,
         actor=principal.actor,
-        action="session.finalised",
+        action="session.finalised" if session.status == "finalised" else "session.released",
         subject=session.id,
-        after=written.model_dump(),
+        after={**written.model_dump(), "released": sorted(to_release)},
     )
     return written
 
 
-def summary(db: Session, session: ExamSession) -> FinaliseSummary:
-    """The summary of a finalised session, counted from what is stored."""
-    counts = dict(
-        db.execute(
-            sa.select(Outcome.status, sa.func.count())
-            .where(Outcome.session_id == session.id)
-            .group_by(Outcome.status)
-        ).all()
+def _mark_released(
+    db: Session, release: Release, principal: Principal, all_released: set[str]
+) -> None:
+    session = release.session
+    db.add_all(
+        CertificateRelease(
+            session_id=session.id,
+            certificate=code,
+            released_at=release.now,
+            released_by=principal.actor,
+        )
+        for code in sorted(release.certificates)
     )
-    registrations, absent = db.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.count().filter(Registration.status == "absent"),
-        ).where(Registration.session_id == session.id)
-    ).one()
-    requests = db.scalar(
-        sa.select(sa.func.count()).where(
-            IssuanceRequest.session_id == session.id, IssuanceRequest.status != "cancelled"
+    if all_released >= set(session.certificates):
+        session.status = "finalised"
+        session.finalised_at = release.now
+    else:
+        session.status = "partially_finalised"
+    db.flush()
+
+
+def require_open(session: ExamSession, doing: str) -> None:
+    """Results, absences and releases are taken until every certificate is released."""
+    if session.status not in ("scheduled", "partially_finalised"):
+        raise Conflict(
+            f"The session is {session.status}; {doing} is possible only while it is "
+            "scheduled or partially finalised."
+        )
+
+
+def _stored_tally_rows(
+    db: Session, session: ExamSession, certificates: Sequence[str], released: set[str]
+) -> list[dict[str, Any]]:
+    """The outcomes already written for those of ``certificates`` released before."""
+    earlier = [c for c in certificates if c in released]
+    if not earlier:
+        return []
+    rows = db.execute(
+        sa.select(Outcome.registration_id, Outcome.status, Outcome.issuance_request_id).where(
+            Outcome.session_id == session.id, Outcome.certificate.in_(earlier)
         )
     )
+    return [
+        {"registration_id": r, "status": status, "issuance_request_id": request}
+        for r, status, request in rows
+    ]
+
+
+def _tally(
+    session: ExamSession, certificates: Sequence[str], rows: Iterable[dict[str, Any]]
+) -> FinaliseSummary:
+    """The summary of a release, counted from its outcome rows."""
+    rows = list(rows)
+    statuses = [r["status"] for r in rows]
     return FinaliseSummary(
-        status="finalised",
-        registrations=registrations,
-        qualified=counts.get(OutcomeStatus.QUALIFIED, 0),
-        not_qualified=counts.get(OutcomeStatus.NOT_QUALIFIED, 0),
-        absent=absent,
-        issuance_requests=requests or 0,
+        status="finalised" if session.status == "finalised" else "partially_finalised",
+        certificates=list(certificates),
+        registrations=len({r["registration_id"] for r in rows}),
+        qualified=statuses.count(OutcomeStatus.QUALIFIED),
+        not_qualified=statuses.count(OutcomeStatus.NOT_QUALIFIED),
+        not_eligible=statuses.count("not_eligible"),
+        absent=len({r["registration_id"] for r in rows if r["status"] == OutcomeStatus.ABSENT}),
+        issuance_requests=sum(r["issuance_request_id"] is not None for r in rows),
+    )
+
+
+def summary(db: Session, session: ExamSession, certificates: Sequence[str]) -> FinaliseSummary:
+    """The summary of certificates already released, counted from what is stored."""
+    return _tally(
+        session, certificates, _stored_tally_rows(db, session, certificates, set(certificates))
     )
 
 
@@ -254,6 +398,25 @@ def _requests_of(
     return {r.certificate: r for r in requests if r.status != "cancelled"}, revisions
 
 
+def _evaluate_released(
+    db: Session,
+    session: ExamSession,
+    registration: Registration,
+    plan: rules.Plan,
+    catalogue: rules.Catalogue,
+    mine: SectionResults,
+) -> tuple[rules.Outcome, ...]:
+    absent_from = absences_where(db, SectionAbsence.registration_id == registration.id)
+    return rules.evaluate(
+        catalogue,
+        plan,
+        mine,
+        absent=registration.status == "absent",
+        absent_from=absent_from.get(registration.id, frozenset()),
+        certificates=released_certificates(db, session.id),
+    )
+
+
 def reevaluate(
     db: Session,
     *,
@@ -264,8 +427,9 @@ def reevaluate(
     now: datetime,
     first_delay: float = 0.0,
 ) -> dict[str, list[str]]:
-    """After an amendment on a finalised session: new requests for newly qualified
-    certificates, cancellations for those no longer qualified; the others stay untouched."""
+    """After an amendment, for the certificates already released: new requests for newly
+    qualified certificates, cancellations for those no longer qualified; the others (and
+    certificates still pending) stay untouched."""
     plan = rules.plan_from_dict(registration.plan)
     mine = _results_where(db, Result.registration_id == registration.id).get(registration.id, {})
     outcome_rows = {
@@ -274,9 +438,8 @@ def reevaluate(
     }
     active, revisions = _requests_of(db, registration.id)
     sitter = _sitter(registration)
-
     changes: dict[str, list[str]] = {"requested": [], "cancelled": []}
-    for outcome in rules.evaluate(catalogue, plan, mine, absent=registration.status == "absent"):
+    for outcome in _evaluate_released(db, session, registration, plan, catalogue, mine):
         row = outcome_rows[outcome.certificate]
         for key, value in outcome_values(outcome).items():
             setattr(row, key, value)

@@ -81,3 +81,31 @@ class Outcome(Base):
             "status in ({})".format(", ".join(f"'{s}'" for s in STORED)), name="status"
         ),
     )
+
+
+class CertificateRelease(Base):
+    """One certificate of a session finalised (released): its outcomes and issuance requests are
+    written. A session is ``finalised`` once every certificate it offers has a release."""
+
+    __tablename__ = "certificate_releases"
+
+    session_id: Mapped[str] = mapped_column(sa.ForeignKey("exam_sessions.id"), primary_key=True)
+    certificate: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    released_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    released_by: Mapped[str] = mapped_column(sa.String(80))
+
+
+class SectionAbsence(Base):
+    """A registered candidate who did not sit one section: no result is expected for it, and
+    every target requiring it is ``absent``."""
+
+    __tablename__ = "section_absences"
+
+    registration_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("registrations.id"), primary_key=True
+    )
+    section: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    session_id: Mapped[str] = mapped_column(sa.ForeignKey("exam_sessions.id"), index=True)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    marked_by: Mapped[str] = mapped_column(sa.String(80))

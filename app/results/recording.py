@@ -26,7 +26,7 @@ from app.crypto import Vault
 from app.db import bulk_insert, new_id, utcnow
 from app.errors import Conflict, NotFound, ProblemItem, Unprocessable
 from app.results import finalisation
-from app.results.models import Result, ResultAmendment
+from app.results.models import Result, ResultAmendment, SectionAbsence
 from app.results.schemas import AmendmentIn, RecordSummary, ResultIn
 from app.schemas import as_json_number
 from app.sessions import registrations as registrations_service
@@ -43,8 +43,13 @@ def _sittings(db: Session, session_id: str, wanted: list[str]) -> dict[str, rule
     stmt = sa.select(Registration.id, Registration.status, Registration.required_sections).where(
         Registration.session_id == session_id, Registration.id.in_(wanted)
     )
+    absences = finalisation.absences_where(db, SectionAbsence.registration_id.in_(wanted))
     return {
-        reg_id: rules.Sitting(absent=status == "absent", sits=frozenset(required))
+        reg_id: rules.Sitting(
+            absent=status == "absent",
+            sits=frozenset(required),
+            absent_from=absences.get(reg_id, frozenset()),
+        )
         for reg_id, status, required in db.execute(stmt)
     }
 
@@ -71,7 +76,7 @@ def record(
     """Record a batch, all or nothing. Invalid rows: 422 listing each; rows contradicting a
     stored result: 409 listing each; identical re-sends count as unchanged."""
     session = sessions_service.get_for(db=db, session_id=session_id, principal=principal, lock=True)
-    sessions_service.require_scheduled(session, "recording results")
+    finalisation.require_open(session, "recording results")
     catalogue = catalogue_service.load(db=db, version=session.catalogue_version)
     wanted = list({r.registration_id for r in rows})
     check = rules.check_result_batch(
@@ -198,7 +203,7 @@ def amend(
     result.amendments_count += 1
     db.flush()
     after: dict[str, Any] = {"value": json_value(data.score, data.passed), "reason": data.reason}
-    if session.status == "finalised":
+    if session.status in ("finalised", "partially_finalised"):
         after["reevaluation"] = finalisation.reevaluate(
             db,
             vault=vault,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 
 from app import exports
 from app.auth import AdminOrCentre
@@ -13,11 +13,14 @@ from app.pagination import Page, Paging
 from app.results import absence, finalisation, recording
 from app.results.schemas import (
     MAX_RESULT_BATCH,
+    AbsenceIn,
     AmendmentIn,
     AmendmentOut,
+    FinaliseIn,
     FinaliseSummary,
     OutcomeOut,
     RecordSummary,
+    RegistrationAbsences,
     RegistrationDetail,
     ResultBatch,
     ResultOut,
@@ -26,7 +29,6 @@ from app.results.schemas import (
 )
 from app.schemas import Code, IdPath
 from app.sessions import registrations
-from app.sessions.schemas import RegistrationOut
 
 router = APIRouter(tags=["results and outcomes"], responses=problem_responses(401, 403, 404))
 
@@ -88,24 +90,30 @@ def amend_result(
 
 @router.post(
     "/v1/registrations/{registration_id}/absence",
-    response_model=RegistrationOut,
-    responses=problem_responses(404, 409),
+    response_model=RegistrationAbsences,
+    responses=problem_responses(404, 409, 422),
 )
 def mark_absent(
-    registration_id: IdPath, database: DatabaseDep, principal: AdminOrCentre
-) -> RegistrationOut:
-    """The candidate did not attend: no results are expected and nothing is issued."""
+    registration_id: IdPath,
+    database: DatabaseDep,
+    principal: AdminOrCentre,
+    data: Annotated[AbsenceIn | None, Body()] = None,
+) -> RegistrationAbsences:
+    """The candidate did not attend. Without ``sections``: no results are expected and nothing
+    is issued. With them: no result is expected for those sections, every target requiring one
+    is ``absent`` and the others are evaluated as usual. Marking the same again changes
+    nothing; a section with a recorded result, or one a released certificate needs, is 409."""
     with database.write() as db:
         registration = absence.mark_absent(
-            db=db, registration_id=registration_id, principal=principal
+            db=db, registration_id=registration_id, principal=principal, data=data
         )
-        return registrations.registration_out(registration)
+        return absence.with_absences(db, registration)
 
 
 @router.post(
     "/v1/sessions/{session_id}/finalise",
     response_model=FinaliseSummary,
-    responses=problem_responses(409),
+    responses=problem_responses(409, 422),
 )
 def finalise_session(
     session_id: IdPath,
@@ -113,17 +121,22 @@ def finalise_session(
     vault: VaultDep,
     settings: SettingsDep,
     principal: AdminOrCentre,
+    data: Annotated[FinaliseIn | None, Body()] = None,
 ) -> FinaliseSummary:
-    """Evaluate every candidate against each target certificate's own pass marks and create one
-    issuance request per qualified certificate, in one transaction with the status change.
-    409 lists the missing results if any present candidate lacks one. Calling it again returns
-    the same summary and creates nothing."""
+    """Release certificates of the session (``certificates``; without it, all): evaluate their
+    sitters against each certificate's own pass marks and create one issuance request per
+    qualified certificate, in one transaction with the status change. Certificates not
+    released stay ``pending``; the session is ``partially_finalised`` until all are released.
+    409 lists the missing results if a sitter of a certificate being released lacks one it
+    needs. Releasing the same certificates again returns the same summary and creates
+    nothing."""
     with database.write() as db:
         return finalisation.finalise(
             db=db,
             vault=vault,
             session_id=session_id,
             principal=principal,
+            certificates=data.certificates if data else None,
             first_delay=settings.retry_schedule[0],
         )
 
@@ -165,7 +178,7 @@ def get_registration(
         )
         results, amendments = recording.results_of(db, registration.id)
         return RegistrationDetail(
-            **registrations.registration_out(registration).model_dump(),
+            **absence.with_absences(db, registration).model_dump(),
             results=[ResultOut.of(r, amendments[r.id]) for r in results],
             outcomes=[outcome_out(o) for o in finalisation.outcomes_of(db, registration.id)],
         )

@@ -125,17 +125,46 @@ class OutcomeOut(BaseModel):
     issuance_request_id: str | None
 
 
-class RegistrationDetail(RegistrationOut):
+class AbsenceIn(StrictModel):
+    sections: list[Code] | None = Field(
+        None,
+        description="absent from these sections only; without it, absent from the whole sitting",
+    )
+    reason: Text | None = None
+
+
+class AbsentSection(BaseModel):
+    section: str
+    reason: str | None
+
+
+class RegistrationAbsences(RegistrationOut):
+    absent_sections: list[AbsentSection] = Field(
+        description="sections the candidate was marked absent from (no result expected)"
+    )
+
+
+class RegistrationDetail(RegistrationAbsences):
     results: list[ResultOut]
     outcomes: list[OutcomeOut]
 
 
+class FinaliseIn(StrictModel):
+    certificates: list[Code] | None = Field(
+        None, description="release only these certificates of the session; without it, all"
+    )
+
+
 class FinaliseSummary(BaseModel):
-    status: Literal["finalised"]
-    registrations: int = Field(description="registrations in the session")
+    status: Literal["finalised", "partially_finalised"] = Field(
+        description="the session's status after this release"
+    )
+    certificates: list[str] = Field(description="the certificates this summary counts")
+    registrations: int = Field(description="registrations with one of these certificates")
     qualified: int = Field(description="(registration, certificate) pairs qualified")
     not_qualified: int = Field(description="(registration, certificate) pairs not qualified")
-    absent: int = Field(description="registrations marked absent")
+    not_eligible: int = Field(description="(registration, certificate) pairs not eligible")
+    absent: int = Field(description="registrations absent for one of these certificates")
     issuance_requests: int = Field(description="issuance requests not cancelled")
 
 

@@ -1,15 +1,19 @@
 """How one registration fared against one target certificate (docs/api.md §8).
 
-An outcome row is written when its certificate is finalised; before that the outcomes list
-shows the pair as ``pending`` (no row). Transitions, and who makes them:
+Outcome rows are written when a certificate of the session is released (finalised): that
+certificate's rows are evaluated, the rows of the session's other certificates not yet released
+are ``pending``. Transitions, and who makes them:
 
 | from | to | by |
 |---|---|---|
-| (no row: ``pending``) | ``qualified`` / ``not_qualified`` / ``absent`` | finalisation (``finalisation.finalise``) |
+| (none) | ``qualified`` / ``not_qualified`` / ``absent`` | the release of its certificate (``finalisation.finalise``) |
+| (none) | ``pending`` | the release of another certificate of the session (``finalisation.finalise``) |
+| ``pending`` | ``qualified`` / ``not_qualified`` / ``absent`` | the release of its certificate (``finalisation.finalise``) |
 | ``qualified`` | ``not_qualified`` | an amendment's re-evaluation (``finalisation.reevaluate``) |
 | ``not_qualified`` | ``qualified`` | an amendment's re-evaluation (``finalisation.reevaluate``) |
 
-``absent`` is final: an absent candidate has no results to amend.
+``absent`` is final: an absent candidate has no results to amend for it. ``pending`` rows are
+never re-evaluated by an amendment.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from enum import StrEnum
 
 
 class OutcomeStatus(StrEnum):
+    PENDING = "pending"
     QUALIFIED = "qualified"
     NOT_QUALIFIED = "not_qualified"
     ABSENT = "absent"

@@ -12,7 +12,14 @@ from app.rules.catalogue import (
     Section,
     catalogue_problems,
 )
-from app.rules.evaluation import Outcome, SectionFailure, SectionResult, evaluate, result_problem
+from app.rules.evaluation import (
+    Outcome,
+    SectionFailure,
+    SectionResult,
+    evaluate,
+    missing_results,
+    result_problem,
+)
 from app.rules.idnumber import (
     InvalidIdNumber,
     age_on,
@@ -70,6 +77,7 @@ __all__ = [
     "evaluate",
     "exemption_to_dict",
     "mask_id_number",
+    "missing_results",
     "normalise_id_number",
     "plan",
     "plan_from_dict",

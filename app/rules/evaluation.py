@@ -7,13 +7,13 @@ qualify for one department and not another.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from app.results.states import OutcomeStatus
-from app.rules.catalogue import Catalogue, Section
-from app.rules.planning import Exemption, Plan
+from app.rules.catalogue import Catalogue, Certificate, Section
+from app.rules.planning import Exemption, Plan, TargetPlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,44 +79,76 @@ def section_passed(result: SectionResult, pass_score: Decimal | None) -> bool:
     return result.score is not None and result.score >= pass_score
 
 
+def _evaluate_target(
+    certificate: Certificate,
+    target: TargetPlan,
+    results: Mapping[str, SectionResult],
+    absent_from: Collection[str],
+    absent: bool,
+) -> Outcome:
+    if absent or any(section in absent_from for section in target.required_sections):
+        return Outcome(
+            certificate.code, certificate.department, OutcomeStatus.ABSENT, (), target.exemptions
+        )
+    failures = []
+    for section in target.required_sections:
+        pass_score = certificate.pass_score(section)
+        result = results.get(section)
+        if result is None:
+            failures.append(SectionFailure(section, None, None, pass_score, missing=True))
+        elif not section_passed(result, pass_score):
+            failures.append(SectionFailure(section, result.score, result.passed, pass_score))
+    status = OutcomeStatus.NOT_QUALIFIED if failures else OutcomeStatus.QUALIFIED
+    return Outcome(
+        certificate.code, certificate.department, status, tuple(failures), target.exemptions
+    )
+
+
 def evaluate(
     catalogue: Catalogue,
     plan: Plan,
     results: Mapping[str, SectionResult],
     *,
     absent: bool = False,
+    absent_from: Collection[str] = frozenset(),
+    certificates: Collection[str] | None = None,
 ) -> tuple[Outcome, ...]:
     """One outcome per target of the plan, in the plan's order.
 
     ``results`` maps section code to the candidate's current result; a required section with no
-    result counts as failed (``missing``).
+    result counts as failed (``missing``). ``absent``: the candidate did not sit at all, every
+    target is ``absent``. ``absent_from``: sections the candidate did not sit; a target requiring
+    one of them is ``absent``, the others are evaluated as usual. ``certificates``: evaluate only
+    these targets (a release of some certificates of the session); None: every target.
     """
     outcomes = []
     for target in plan.targets:
-        certificate = catalogue.certificates[target.certificate]
-        if absent:
-            outcomes.append(
-                Outcome(
-                    certificate.code,
-                    certificate.department,
-                    OutcomeStatus.ABSENT,
-                    (),
-                    target.exemptions,
-                )
-            )
+        if certificates is not None and target.certificate not in certificates:
             continue
-        failures = []
-        for section in target.required_sections:
-            pass_score = certificate.pass_score(section)
-            result = results.get(section)
-            if result is None:
-                failures.append(SectionFailure(section, None, None, pass_score, missing=True))
-            elif not section_passed(result, pass_score):
-                failures.append(SectionFailure(section, result.score, result.passed, pass_score))
-        status = OutcomeStatus.NOT_QUALIFIED if failures else OutcomeStatus.QUALIFIED
-        outcomes.append(
-            Outcome(
-                certificate.code, certificate.department, status, tuple(failures), target.exemptions
-            )
-        )
+        certificate = catalogue.certificates[target.certificate]
+        outcomes.append(_evaluate_target(certificate, target, results, absent_from, absent))
     return tuple(outcomes)
+
+
+def missing_results(
+    plan: Plan,
+    results: Collection[str],
+    *,
+    absent_from: Collection[str] = frozenset(),
+    certificates: Collection[str] | None = None,
+) -> tuple[str, ...]:
+    """Sections the targets being released need and that have no result (nor an absence).
+
+    ``results`` holds the sections with a result. In the plan's section order.
+    """
+    needed = {
+        section
+        for target in plan.targets
+        if certificates is None or target.certificate in certificates
+        for section in target.required_sections
+    }
+    return tuple(
+        s
+        for s in plan.required_sections
+        if s in needed and s not in results and s not in absent_from
+    )

@@ -32,10 +32,12 @@ class ResultRow(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Sitting:
-    """What a batch needs to know of one registration: is it absent, which sections it sits."""
+    """What a batch needs to know of one registration: is it absent, which sections it sits
+    (after exemptions), and which of those it was marked absent from."""
 
     absent: bool
     sits: frozenset[str]
+    absent_from: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,8 @@ def _row_problem(
         return "registration_id", "no such registration in this session"
     if sitting.absent:
         return "registration_id", "the candidate is marked absent"
+    if row.section in sitting.absent_from:
+        return "section", f"the candidate is marked absent from {row.section}"
     if row.section not in sitting.sits:
         return "section", f"this registration does not sit {row.section}"
     return result_problem(sections[row.section], row.score, row.passed)

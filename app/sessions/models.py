@@ -17,7 +17,7 @@ class ExamSession(Base):
 
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     centre_code: Mapped[str] = mapped_column(sa.ForeignKey("centres.code"), index=True)
-    status: Mapped[str] = mapped_column(sa.String(16), default="scheduled")
+    status: Mapped[str] = mapped_column(sa.String(24), default="scheduled")
     catalogue_version: Mapped[int] = mapped_column(sa.ForeignKey("catalogue_versions.version"))
     certificates: Mapped[list[str]] = mapped_column(sa.JSON)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -33,7 +33,10 @@ class ExamSession(Base):
     finalised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        sa.CheckConstraint("status in ('scheduled', 'finalised', 'cancelled')", name="status"),
+        sa.CheckConstraint(
+            "status in ('scheduled', 'partially_finalised', 'finalised', 'cancelled')",
+            name="status",
+        ),
         sa.CheckConstraint("capacity >= 1", name="capacity"),
         sa.CheckConstraint("seats_taken >= 0 and seats_taken <= capacity", name="seats"),
         sa.CheckConstraint("ends_at > starts_at", name="times"),

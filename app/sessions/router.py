@@ -49,7 +49,9 @@ def list_sessions(
     database: DatabaseDep,
     principal: AdminOrCentre,
     page: Paging,
-    status: Annotated[Literal["scheduled", "finalised", "cancelled"] | None, Query()] = None,
+    status: Annotated[
+        Literal["scheduled", "partially_finalised", "finalised", "cancelled"] | None, Query()
+    ] = None,
     centre: CodeQuery = None,
 ) -> Page[SessionOut]:
     """A centre sees its own sessions; an admin sees all (or one centre's)."""

@@ -101,7 +101,7 @@ class SectionInfo(BaseModel):
 class SessionOut(BaseModel):
     id: str
     centre: str
-    status: Literal["scheduled", "finalised", "cancelled"]
+    status: Literal["scheduled", "partially_finalised", "finalised", "cancelled"]
     catalogue_version: int
     certificates: list[str]
     sections: list[SectionInfo]

@@ -99,8 +99,8 @@ def list_for(
 
 def cancel(*, db: Session, session_id: str, principal: Principal) -> ExamSession:
     session = get_for(db=db, session_id=session_id, principal=principal, lock=True)
-    if session.status == "finalised":
-        raise Conflict("A finalised session cannot be cancelled.")
+    if session.status in ("finalised", "partially_finalised"):
+        raise Conflict(f"A {session.status.replace('_', ' ')} session cannot be cancelled.")
     if session.status == "scheduled":
         session.status = "cancelled"
         session.cancelled_at = utcnow()

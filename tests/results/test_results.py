@@ -42,6 +42,8 @@ def test_one_sitting_many_pass_marks(world: World, client: TestClient, settings)
     assert r.status_code == 200, r.text
     assert r.json() == {
         "status": "finalised",
+        "certificates": s["certificates"],
+        "not_eligible": 0,
         "registrations": 1,
         "qualified": 2,
         "not_qualified": 1,
@@ -368,6 +370,8 @@ def test_finalise_names_each_missing_result_then_is_idempotent(
     first = client.post(f"/v1/sessions/{s['id']}/finalise", headers=world.centre_a).json()
     assert first == {
         "status": "finalised",
+        "certificates": s["certificates"],
+        "not_eligible": 0,
         "registrations": 3,
         "qualified": 2,
         "not_qualified": 2,

@@ -6,7 +6,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.rules import Catalogue, HeldCertificate, SectionResult, evaluate, plan
+from app.rules import Catalogue, HeldCertificate, SectionResult, evaluate, missing_results, plan
 from tests.support import reference_catalogue
 
 CATALOGUE = Catalogue.from_document(reference_catalogue(), 1)
@@ -92,3 +92,83 @@ def test_validity_runs_to_the_day_before_the_anniversary() -> None:
     assert (
         CATALOGUE.certificates["MOHRSS-ELEC-L5"].valid_until(date(2026, 12, 20)) is None
     )  # lifelong
+
+
+WELD = ["MEM-WELD", "SAMR-WELD", "MOHRSS-WELD-L5", "MOHURD-WELD"]
+WELD_SECTIONS = sorted({s for code in WELD for s in CATALOGUE.sections_of([code])})
+
+
+def _any_results(draw_scores: dict[str, int], passes: dict[str, bool]) -> dict[str, SectionResult]:
+    out = {}
+    for code in WELD_SECTIONS:
+        if CATALOGUE.sections[code].scoring == "pass_fail":
+            if code in passes:
+                out[code] = SectionResult(code, passed=passes[code])
+        elif code in draw_scores:
+            out[code] = SectionResult(code, score=Decimal(draw_scores[code]))
+    return out
+
+
+weld_scores = st.dictionaries(st.sampled_from(WELD_SECTIONS), st.integers(0, 100))
+weld_passes = st.dictionaries(st.sampled_from(WELD_SECTIONS), st.booleans())
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    weld_scores,
+    weld_passes,
+    st.permutations(WELD),
+    st.sets(st.sampled_from(WELD_SECTIONS)),
+    st.booleans(),
+)
+def test_releasing_certificates_one_by_one_gives_the_outcomes_of_releasing_all_at_once(
+    scores: dict[str, int],
+    passes: dict[str, bool],
+    order: list[str],
+    absent_from: set[str],
+    absent: bool,
+) -> None:
+    p = plan(CATALOGUE, WELD, [], BORN, ON)
+    given_results = _any_results(scores, passes)
+    at_once = evaluate(CATALOGUE, p, given_results, absent=absent, absent_from=absent_from)
+    one_by_one = {
+        o.certificate: o
+        for code in order
+        for o in evaluate(
+            CATALOGUE, p, given_results, absent=absent, absent_from=absent_from, certificates={code}
+        )
+    }
+    assert {o.certificate: o for o in at_once} == one_by_one
+    assert [o.certificate for o in at_once] == [t.certificate for t in p.targets]
+
+
+@settings(max_examples=150, deadline=None)
+@given(weld_scores, weld_passes, st.sets(st.sampled_from(WELD_SECTIONS)))
+def test_absence_from_sections_makes_exactly_the_targets_needing_them_absent(
+    scores: dict[str, int], passes: dict[str, bool], absent_from: set[str]
+) -> None:
+    p = plan(CATALOGUE, WELD, [], BORN, ON)
+    given_results = _any_results(scores, passes)
+    usual = {o.certificate: o for o in evaluate(CATALOGUE, p, given_results)}
+    for outcome in evaluate(CATALOGUE, p, given_results, absent_from=absent_from):
+        needs = set(p.target(outcome.certificate).required_sections)
+        if needs & absent_from:
+            assert outcome.status == "absent" and not outcome.failed_sections
+        else:
+            assert outcome == usual[outcome.certificate]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sets(st.sampled_from(WELD_SECTIONS)),
+    st.sets(st.sampled_from(WELD_SECTIONS)),
+    st.sets(st.sampled_from(WELD)),
+)
+def test_a_release_misses_only_what_its_certificates_need(
+    recorded: set[str], absent_from: set[str], certificates: set[str]
+) -> None:
+    p = plan(CATALOGUE, WELD, [], BORN, ON)
+    missing = missing_results(p, recorded, absent_from=absent_from, certificates=certificates)
+    needed = {s for t in p.targets if t.certificate in certificates for s in t.required_sections}
+    assert set(missing) == needed - recorded - absent_from
+    assert set(missing) <= set(missing_results(p, recorded, absent_from=absent_from))
