@@ -267,7 +267,9 @@ def _import(settings: Settings, database: Any, document: Any, dept_docs: list[An
         with database.transaction() as db:
             for dept in depts:
                 if db.get(Department, dept.code) is None:
-                    _, secret = department_service.create(db=db, vault=vault, data=dept)
+                    _, secret = department_service.create(
+                        db=db, vault=vault, data=dept, actor="cli"
+                    )
                     created.append((dept.code, secret))
             row = catalogue_service.put(db=db, document=doc, actor="cli")
     except AppError as exc:

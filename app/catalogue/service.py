@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import rules
+from app.audit import service as audit
 from app.catalogue.models import CatalogueVersion
 from app.catalogue.schemas import CatalogueDocument
 from app.db import utcnow
@@ -36,7 +39,20 @@ def put(*, db: Session, document: CatalogueDocument, actor: str) -> CatalogueVer
         raise Conflict(
             "Another catalogue version was stored at the same moment; send it again."
         ) from None
+    audit.append(
+        db,
+        actor=actor,
+        action="catalogue.version_stored",
+        subject=f"catalogue/{row.version}",
+        after={"version": row.version, "sha256": document_digest(doc)},
+    )
     return row
+
+
+def document_digest(document: dict[str, Any]) -> str:
+    """SHA-256 of a catalogue document in canonical JSON: what the audit entry pins."""
+    canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def latest(*, db: Session) -> CatalogueVersion:

@@ -45,11 +45,13 @@ def department_out(department: Department) -> DepartmentOut:
     "", status_code=201, response_model=DepartmentCreated, responses=problem_responses(409, 422)
 )
 def create_department(
-    data: DepartmentCreate, request: Request, database: DatabaseDep, _admin: Admin
+    data: DepartmentCreate, request: Request, database: DatabaseDep, admin: Admin
 ) -> DepartmentCreated:
     """Register an issuing department. Its signing secret is shown only in this response."""
     with database.write() as db:
-        department, secret = service.create(db=db, vault=request.app.state.vault, data=data)
+        department, secret = service.create(
+            db=db, vault=request.app.state.vault, data=data, actor=admin.actor
+        )
         out = department_out(department)
     return DepartmentCreated(**out.model_dump(), signing_secret=secret)
 
@@ -72,11 +74,11 @@ def get_department(code: CodePath, database: DatabaseDep, principal: AnyRole) ->
 
 @router.patch("/{code}", response_model=DepartmentOut, responses=problem_responses(404, 422))
 def update_department(
-    code: CodePath, data: DepartmentUpdate, database: DatabaseDep, _admin: Admin
+    code: CodePath, data: DepartmentUpdate, database: DatabaseDep, admin: Admin
 ) -> DepartmentOut:
     """Change the name or endpoint, or turn the endpoint back on (``active: true``)."""
     with database.write() as db:
-        return department_out(service.update(db=db, code=code, data=data))
+        return department_out(service.update(db=db, code=code, data=data, actor=admin.actor))
 
 
 @router.post(
@@ -86,9 +88,11 @@ def update_department(
     responses=problem_responses(404),
 )
 def rotate_secret(
-    code: CodePath, request: Request, database: DatabaseDep, _admin: Admin
+    code: CodePath, request: Request, database: DatabaseDep, admin: Admin
 ) -> SecretRotated:
     """A new signing secret. The previous one keeps signing alongside it for 24 hours."""
     with database.write() as db:
-        secret, retire_at = service.rotate_secret(db=db, vault=request.app.state.vault, code=code)
+        secret, retire_at = service.rotate_secret(
+            db=db, vault=request.app.state.vault, code=code, actor=admin.actor
+        )
     return SecretRotated(signing_secret=secret, previous_valid_until=retire_at)

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from app.audit import service as audit
 from app.crypto import Vault
 from app.db import new_id, utcnow
 from app.departments.models import Department, DepartmentSecret
@@ -39,7 +40,13 @@ def list_departments(*, db: Session, page: PageParams) -> tuple[Sequence[Departm
     return fetch_page(db, stmt, Department.code, page)
 
 
-def create(*, db: Session, vault: Vault, data: DepartmentCreate) -> tuple[Department, str]:
+def _endpoint(department: Department) -> dict[str, object]:
+    return {"webhook_url": department.webhook_url, "active": department.active}
+
+
+def create(
+    *, db: Session, vault: Vault, data: DepartmentCreate, actor: str
+) -> tuple[Department, str]:
     if db.get(Department, data.code) is not None:
         raise Conflict(f"Department {data.code} already exists.")
     now = utcnow()
@@ -58,11 +65,15 @@ def create(*, db: Session, vault: Vault, data: DepartmentCreate) -> tuple[Depart
         db.flush()
     except IntegrityError:
         raise Conflict(f"Department {data.code} already exists.") from None
+    audit.append(
+        db, actor=actor, action="department.created", subject=data.code, after=_endpoint(department)
+    )
     return department, secret
 
 
-def update(*, db: Session, code: str, data: DepartmentUpdate) -> Department:
+def update(*, db: Session, code: str, data: DepartmentUpdate, actor: str) -> Department:
     department = get(db=db, code=code)
+    before = _endpoint(department)
     fields = data.model_fields_set
     if "name" in fields and data.name is not None:
         department.name = data.name
@@ -73,10 +84,15 @@ def update(*, db: Session, code: str, data: DepartmentUpdate) -> Department:
         department.deactivated_reason = None if data.active else "turned off by an admin"
     department.updated_at = utcnow()
     db.flush()
+    after = _endpoint(department)
+    if after != before:
+        audit.append(
+            db, actor=actor, action="department.updated", subject=code, before=before, after=after
+        )
     return department
 
 
-def rotate_secret(*, db: Session, vault: Vault, code: str) -> tuple[str, datetime]:
+def rotate_secret(*, db: Session, vault: Vault, code: str, actor: str) -> tuple[str, datetime]:
     """A new current secret; every secret still current now stays valid for 24 more hours."""
     department = get(db=db, code=code)
     now = utcnow()
@@ -87,6 +103,13 @@ def rotate_secret(*, db: Session, vault: Vault, code: str) -> tuple[str, datetim
     secret = generate_signing_secret()
     department.secrets.append(_sealed(vault, secret, now))
     db.flush()
+    audit.append(
+        db,
+        actor=actor,
+        action="department.secret_rotated",
+        subject=code,
+        after={"previous_secrets_expire_at": retire_at},
+    )
     return secret, retire_at
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.audit import service as audit
 from app.centres.models import Centre
 from app.db import insert_ignoring_conflicts, new_id, utcnow
 from app.departments.models import Department
@@ -110,6 +111,8 @@ def create(*, db: Session, data: ApiKeyCreate, actor: Principal) -> tuple[ApiKey
     )
     db.add(row)
     db.flush()
+    after = {"role": row.role, "subject": row.subject, "label": row.label}
+    audit.append(db, actor=actor.actor, action="api_key.created", subject=row.id, after=after)
     return row, key
 
 
@@ -120,6 +123,7 @@ def revoke(*, db: Session, key_id: str, actor: Principal) -> None:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         db.flush()
+        audit.append(db, actor=actor.actor, action="api_key.revoked", subject=row.id)
 
 
 def list_keys(*, db: Session, page: PageParams) -> tuple[Sequence[ApiKey], str | None]:

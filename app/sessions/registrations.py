@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app import rules
+from app.audit import service as audit
 from app.auth import Principal
 from app.candidates import service as candidates_service
 from app.candidates.models import Candidate
@@ -269,7 +270,30 @@ def _insert(
     bulk_insert(db, Registration, values)
     session.seats_taken += len(values)
     db.flush()
+    _audit_created(db, session, principal, values)
     return created
+
+
+def _audit_created(
+    db: Session, session: ExamSession, principal: Principal, values: list[dict[str, Any]]
+) -> None:
+    """One entry per request (a batch too): who registered whom for what, declaring what."""
+    registered = [
+        {
+            "id": v["id"],
+            "candidate_id": v["candidate_id"],
+            "targets": v["targets"],
+            "held": [h["certificate"] for h in v["held"] if not h.get("verified")],
+        }
+        for v in values
+    ]
+    audit.append(
+        db,
+        actor=principal.actor,
+        action="registrations.created",
+        subject=session.id,
+        after={"registrations": registered},
+    )
 
 
 def _out(

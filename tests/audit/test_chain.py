@@ -83,7 +83,7 @@ def _rewrite(
         prev = entries[recompute_from - 2].hash if recompute_from > 1 else "0" * 64
         for entry in entries[recompute_from - 1 : recompute_to]:
             if entry.seq == edit_seq:
-                entry.after = {**entry.after, "value": 95}
+                entry.after = {**(entry.after or {}), "value": 95}
             entry.prev_hash = prev
             entry.hash = prev = _sha256_of(entry)
         db.flush()
