@@ -93,13 +93,15 @@ def create_department(
     name: Annotated[str, Form()] = "",
     webhook_url: Annotated[str, Form()] = "",
 ) -> Response:
-    require_role(person, "admin")
+    principal = require_role(person, "admin")
     try:
         data = DepartmentCreate.model_validate(
             {"code": code.strip(), "name": name.strip(), "webhook_url": webhook_url.strip() or None}
         )
         with database.write() as db:
-            _department, secret = departments_service.create(db=db, vault=vault, data=data)
+            _department, secret = departments_service.create(
+                db=db, vault=vault, data=data, actor=principal.actor
+            )
     except ValidationError as exc:
         problem = forms.invalid(exc, _("The department cannot be created."))
         return _departments(
@@ -121,13 +123,13 @@ def update_department(
     webhook_url: Annotated[str, Form()] = "",
     active: Annotated[str, Form()] = "",
 ) -> Response:
-    require_role(person, "admin")
+    principal = require_role(person, "admin")
     try:
         data = DepartmentUpdate.model_validate(
             {"webhook_url": webhook_url.strip() or None, "active": active == "on"}
         )
         with database.write() as db:
-            departments_service.update(db=db, code=code, data=data)
+            departments_service.update(db=db, code=code, data=data, actor=principal.actor)
     except ValidationError as exc:
         problem = forms.invalid(exc, _("The department cannot be changed."))
         return _departments(
@@ -144,9 +146,11 @@ def update_department(
 def rotate_secret(
     request: Request, code: str, person: Person, database: DatabaseDep, vault: VaultDep
 ) -> Response:
-    require_role(person, "admin")
+    principal = require_role(person, "admin")
     with database.write() as db:
-        secret, retire_at = departments_service.rotate_secret(db=db, vault=vault, code=code)
+        secret, retire_at = departments_service.rotate_secret(
+            db=db, vault=vault, code=code, actor=principal.actor
+        )
     return _departments(
         request, person, database, secret={"code": code, "value": secret, "retire_at": retire_at}
     )
