@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     worker_metrics_port: int | None = Field(
         None, ge=1, le=65535, description="`oneexam worker`: serve /metrics on this port"
     )
+    lookup_rate_limit: int = Field(
+        120, ge=1, le=1_000_000, description="certificate lookups per key per minute"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] | None = Field(
         None, description="console (readable) or json; default console on a terminal, else json"

@@ -13,9 +13,10 @@ from fastapi import Depends, Request
 from app.config import Settings
 from app.crypto import Vault
 from app.db import DatabaseDep
+from app.keys.ratelimit import KeyRateLimiter
 from app.metrics import Metrics
 
-__all__ = ["DatabaseDep", "MetricsDep", "SettingsDep", "VaultDep"]
+__all__ = ["DatabaseDep", "LookupLimiterDep", "MetricsDep", "SettingsDep", "VaultDep"]
 
 
 def get_settings(request: Request) -> Settings:
@@ -36,3 +37,12 @@ def get_metrics(request: Request) -> Metrics:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 VaultDep = Annotated[Vault, Depends(get_vault)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+def get_lookup_limiter(request: Request) -> KeyRateLimiter:
+    """The per-key limit on certificate lookups (``ONEEXAM_LOOKUP_RATE_LIMIT``)."""
+    limiter: KeyRateLimiter = request.app.state.lookup_limiter
+    return limiter
+
+
+LookupLimiterDep = Annotated[KeyRateLimiter, Depends(get_lookup_limiter)]

@@ -26,6 +26,7 @@ from app.delivery.worker import DeliveryWorker
 from app.departments.router import router as departments_router
 from app.errors import document_problems_as_problem_json, install_error_handlers
 from app.issuance.router import router as issuance_router
+from app.keys.ratelimit import KeyRateLimiter
 from app.keys.router import router as keys_router
 from app.logs import configure_logging
 from app.metrics import DeliveryQueueCollector, Metrics, count_statement
@@ -114,6 +115,7 @@ def install_state(app: FastAPI, services: Services) -> None:
     app.state.vault = services.vault
     app.state.metrics = services.metrics
     app.state.migration_head = head_revision()
+    app.state.lookup_limiter = KeyRateLimiter(settings.lookup_rate_limit, window=60.0)
 
 
 def install_openapi(app: FastAPI) -> None:

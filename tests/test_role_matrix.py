@@ -110,7 +110,8 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/v1/issuance-requests/{request_id}"): REQUEST_READ,
     ("POST", "/v1/issuance-requests/{request_id}/decision"): DECISION,
     ("POST", "/v1/issuance-requests/{request_id}/redeliver"): REDELIVER,
-    ("POST", "/v1/candidate-certificates:search"): ANY_ROLE,
+    # a centre looks up only people registered in its own sessions (adult(1) is CA's)
+    ("POST", "/v1/candidate-certificates:search"): {**ANY_ROLE, "other_centre": 403},
     ("GET", "/v1/audit-log"): ADMIN_ONLY,
     ("GET", "/v1/audit-log/verification"): ADMIN_ONLY,
 }

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from app.auth import AnyRole
-from app.candidates import service
-from app.db import DatabaseDep, utcnow
+from app.candidates import lookup
+from app.db import utcnow
+from app.deps import DatabaseDep, LookupLimiterDep, VaultDep
 from app.errors import problem_responses
 from app.issuance.schemas import CandidateCertificateOut, CertificateSearch
 from app.pagination import Page
@@ -15,21 +16,23 @@ router = APIRouter(tags=["candidates"], responses=problem_responses(401, 403))
 @router.post(
     "/v1/candidate-certificates:search",
     response_model=Page[CandidateCertificateOut],
-    responses=problem_responses(422),
+    responses=problem_responses(422, 429),
 )
 def search_certificates(
-    data: CertificateSearch, request: Request, database: DatabaseDep, _principal: AnyRole
+    data: CertificateSearch,
+    database: DatabaseDep,
+    vault: VaultDep,
+    limiter: LookupLimiterDep,
+    principal: AnyRole,
 ) -> Page[CandidateCertificateOut]:
     """Every certificate issued through oneexam to the person with this ID number. These count
     as held (verified) in later registrations and plans without being declared. A POST, so
     that the number never appears in a URL or an access log."""
+    lookup.check_rate(limiter, principal)
     today = utcnow().date()
-    with database.read() as db:
-        person = service.find_by_index(
-            db=db, indexes=[service.id_number_index(request.app.state.vault, data.id_number)]
-        )
-        candidate = next(iter(person.values()), None)
-        rows = service.certificates_of(db=db, candidate_id=candidate.id) if candidate else []
+    with database.write() as db:
+        found = lookup.look_up(db, vault=vault, principal=principal, id_number=data.id_number)
+    rows = found.result()
     return Page(
         items=[
             CandidateCertificateOut(
