@@ -373,3 +373,11 @@ def _error_file(refused: list[dict[str, Any]]) -> str:
     writer.writerows(refused)
     payload = ("\ufeff" + out.getvalue()).encode()
     return "data:text/csv;charset=utf-8;base64," + base64.b64encode(payload).decode()
+
+
+@router.post("/sessions/{session_id}/cancel", response_class=HTMLResponse)
+def cancel(request: Request, session_id: str, person: Person, database: DatabaseDep) -> Response:
+    principal = require_role(person, "centre")
+    with database.write() as db:
+        sessions_service.cancel(db=db, session_id=session_id, principal=principal)
+    return see_other(f"/console/sessions/{session_id}")

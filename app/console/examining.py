@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.auth import Principal
 from app.console import forms
 from app.console.centre import ALL, all_registrations, catalogue_names, session_view, zone_of
-from app.console.i18n import _
+from app.console.i18n import _, problem_text
 from app.console.pages import router
 from app.console.web import Person, render, require_role, see_other
 from app.db import DatabaseDep, utcnow
@@ -139,11 +139,11 @@ def _mark(grid: Grid, keys: list[tuple[str, str]], exc: AppError) -> None:
             and parts[1].isdigit()
             and int(parts[1]) < len(keys)
         ):
-            grid.errors[keys[int(parts[1])]] = item.message
+            grid.errors[keys[int(parts[1])]] = problem_text(item.message)
         else:
-            grid.general.append(item.message)
+            grid.general.append(problem_text(item.message))
     if not exc.errors:
-        grid.general.append(exc.detail or exc.title)
+        grid.general.append(problem_text(exc.detail or exc.title))
 
 
 @router.post("/sessions/{session_id}/results", response_class=HTMLResponse)

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from pydantic import ValidationError
 
 from app import clock
-from app.console.i18n import _
+from app.console.i18n import _, problem_text
 from app.errors import AppError, ProblemItem, validation_items
 
 PASSED_WORDS = {"合格", "通过", "pass", "passed", "p", "y", "yes", "√", "✓"}
@@ -57,10 +57,11 @@ def held_rows(
 
 def problem_lines(exc: AppError) -> list[str]:
     """A problem's sentences for a person: the detail, then each item."""
-    lines = [exc.detail or exc.title]
+    lines = [problem_text(exc.detail or exc.title)]
     for item in exc.errors or []:
         where = _field_name(item)
-        lines.append(f"{where}：{item.message}" if where else item.message)
+        message = problem_text(item.message)
+        lines.append(f"{where}：{message}" if where else message)
     return lines
 
 

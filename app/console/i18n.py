@@ -8,6 +8,7 @@ a Chinese translation.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -125,3 +126,15 @@ LABELS = (
     N_("Not qualified"),
     N_("Not eligible"),
 )
+
+
+def problem_text(text: object) -> str:
+    """A service's message (a problem's detail, an item's message, a reason) in the console's
+    language: the API's own message catalogue (``app.i18n``, domain ``messages``) translates it
+    when that package is present; until then the service's English is shown as it is."""
+    try:
+        translations = importlib.import_module("app.i18n")
+    except ImportError:
+        return str(text)
+    translated: str = translations.translate(text, language())
+    return translated

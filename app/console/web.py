@@ -46,6 +46,7 @@ templates.install_gettext_callables(  # type: ignore[attr-defined]
 )
 templates.filters["when"] = i18n.when
 templates.filters["day"] = i18n.day
+templates.filters["msg"] = i18n.problem_text
 templates.globals["ROLE_LABELS"] = i18n.ROLE_LABELS
 
 
@@ -95,7 +96,7 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
 
 def problem_message(exc: AppError) -> str:
     """The sentence a person reads for a problem."""
-    return exc.detail or exc.title
+    return i18n.problem_text(exc.detail or exc.title)
 
 
 class ConsoleRoute(APIRoute):

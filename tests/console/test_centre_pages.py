@@ -200,3 +200,16 @@ def test_the_results_grid_is_all_or_nothing_with_every_bad_cell_marked(
     assert outcomes.text.count('class="status qualified"') == 6
     delivery = client.get(f"/console/sessions/{s['id']}/delivery")
     assert delivery.status_code == 200 and "待推送" in delivery.text
+
+
+def test_a_session_can_be_cancelled_from_its_page(
+    client: TestClient, world: World, settings: Settings
+) -> None:
+    csrf = _centre(client, settings)
+    s = schedule_session(client, world.centre_a, ELEC)
+    r = client.post(f"/console/sessions/{s['id']}/cancel", data={"csrf_token": csrf})
+    assert r.status_code == 200 and "已取消" in r.text
+    assert (
+        client.get(f"/v1/sessions/{s['id']}", headers=world.centre_a).json()["status"]
+        == "cancelled"
+    )
