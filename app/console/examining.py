@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -28,7 +28,7 @@ from app.issuance.router import request_detail
 from app.pagination import PageParams
 from app.results import absence, finalisation, recording
 from app.results.models import Result
-from app.results.schemas import ResultIn
+from app.results.schemas import AbsenceIn, ResultIn
 from app.schemas import as_json_number
 from app.sessions.schemas import RegistrationOut, SessionOut
 
@@ -75,6 +75,7 @@ def _grid_page(
         regs = all_registrations(db, principal, session_id)
         stored = _stored_results(db, session_id)
         catalogue = catalogue_names(db, session.catalogue_version)
+        absent = {r.id: {a.section for a in absence.absent_sections(db, r.id)} for r in regs}
     grid = grid or Grid()
     grid.stored = set(stored)
     refused = bool(grid.errors or grid.general)
@@ -88,6 +89,7 @@ def _grid_page(
         "zone": zone_of(session),
         "tab": "results",
         "now": utcnow(),
+        "absent": absent,
     }
     template = "_grid.html" if request.headers.get("hx-request") else "results.html"
     return render(request, template, person=person, status=status, **context)
@@ -173,12 +175,18 @@ async def save_results(
 
 @router.post("/registrations/{registration_id}/absence", response_class=HTMLResponse)
 def mark_absent(
-    request: Request, registration_id: str, person: Person, database: DatabaseDep
+    request: Request,
+    registration_id: str,
+    person: Person,
+    database: DatabaseDep,
+    section: Annotated[str, Form()] = "",
 ) -> Response:
+    """Absent from the whole sitting, or (``section``) from one section only."""
     principal = require_role(person, "centre")
+    data = AbsenceIn(sections=[section]) if section else None
     with database.write() as db:
         registration = absence.mark_absent(
-            db=db, registration_id=registration_id, principal=principal
+            db=db, registration_id=registration_id, principal=principal, data=data
         )
         session_id = registration.session_id
     return see_other(f"/console/sessions/{session_id}/results")
@@ -187,9 +195,11 @@ def mark_absent(
 def _releases(
     db: Session, session: SessionOut, regs: list[RegistrationOut]
 ) -> list[dict[str, Any]]:
-    """For the confirmation: each certificate, the department it goes to, who aims for it."""
+    """For the confirmation: each certificate, the department it goes to, who aims for it, and
+    whether it is released already."""
     catalogue = catalogue_names(db, session.catalogue_version)
     names = {code: name for code, name in db.execute(sa.select(Department.code, Department.name))}
+    released = finalisation.released_certificates(db, session.id)
     out = []
     for code in session.certificates:
         certificate = catalogue.certificates[code]
@@ -199,16 +209,22 @@ def _releases(
                 "certificate": certificate,
                 "department": names.get(certificate.department, certificate.department),
                 "candidates": len(aiming),
+                "released": code in released,
             }
         )
     return out
 
 
-@router.get("/sessions/{session_id}/finalise", response_class=HTMLResponse)
-def finalise_page(
-    request: Request, session_id: str, person: Person, database: DatabaseDep
+def _finalise_page(
+    request: Request,
+    person: Person,
+    database: DatabaseDep,
+    principal: Principal,
+    session_id: str,
+    *,
+    status: int = 200,
+    problem: list[str] | None = None,
 ) -> Response:
-    principal = require_role(person, "centre")
     with database.read() as db:
         session = session_view(db, principal, session_id)
         regs = all_registrations(db, principal, session_id)
@@ -218,12 +234,22 @@ def finalise_page(
         request,
         "finalise.html",
         person=person,
+        status=status,
         session=session,
         releases=releases,
         catalogue=catalogue,
         zone=zone_of(session),
         tab="finalise",
+        problem=problem,
     )
+
+
+@router.get("/sessions/{session_id}/finalise", response_class=HTMLResponse)
+def finalise_page(
+    request: Request, session_id: str, person: Person, database: DatabaseDep
+) -> Response:
+    principal = require_role(person, "centre")
+    return _finalise_page(request, person, database, principal, session_id)
 
 
 @router.post("/sessions/{session_id}/finalise", response_class=HTMLResponse)
@@ -234,8 +260,15 @@ def finalise(
     database: DatabaseDep,
     vault: VaultDep,
     settings: SettingsDep,
+    certificates: Annotated[list[str], Form()] = [],  # noqa: B006
 ) -> Response:
+    """Release the certificates ticked on the confirmation page (all of them by default)."""
     principal = require_role(person, "centre")
+    if not certificates:
+        problem = [_("Tick at least one certificate to release.")]
+        return _finalise_page(
+            request, person, database, principal, session_id, status=422, problem=problem
+        )
     try:
         with database.write() as db:
             finalisation.finalise(
@@ -243,24 +276,17 @@ def finalise(
                 vault=vault,
                 session_id=session_id,
                 principal=principal,
+                certificates=certificates,
                 first_delay=settings.retry_schedule[0],
             )
     except AppError as exc:
-        with database.read() as db:
-            session = session_view(db, principal, session_id)
-            regs = all_registrations(db, principal, session_id)
-            releases = _releases(db, session, regs)
-            catalogue = catalogue_names(db, session.catalogue_version)
-        return render(
+        return _finalise_page(
             request,
-            "finalise.html",
-            person=person,
+            person,
+            database,
+            principal,
+            session_id,
             status=exc.status,
-            session=session,
-            releases=releases,
-            catalogue=catalogue,
-            zone=zone_of(session),
-            tab="finalise",
             problem=forms.problem_lines(exc),
         )
     return see_other(f"/console/sessions/{session_id}/outcomes?notice=finalised")

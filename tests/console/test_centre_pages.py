@@ -193,7 +193,9 @@ def test_the_results_grid_is_all_or_nothing_with_every_bad_cell_marked(
     confirm = client.get(f"/console/sessions/{s['id']}/finalise")
     assert "应急管理" in confirm.text or "mem" in confirm.text
     done = client.post(
-        f"/console/sessions/{s['id']}/finalise", data={"csrf_token": csrf}, follow_redirects=False
+        f"/console/sessions/{s['id']}/finalise",
+        data={"csrf_token": csrf, "certificates": ELEC},  # as ticked on the confirmation page
+        follow_redirects=False,
     )
     assert done.status_code == 303
     outcomes = client.get(done.headers["location"])
@@ -213,3 +215,65 @@ def test_a_session_can_be_cancelled_from_its_page(
         client.get(f"/v1/sessions/{s['id']}", headers=world.centre_a).json()["status"]
         == "cancelled"
     )
+
+
+def test_release_per_certificate_and_absence_from_one_section(
+    client: TestClient, world: World, settings: Settings, exam_clock: ExamClock
+) -> None:
+    s = schedule_session(client, world.centre_a, ["MEM-LV", "MOHRSS-ELEC-L5"])
+    rows = [
+        registration(adult(20 + i), ["MEM-LV", "MOHRSS-ELEC-L5"], name=n)
+        for i, n in enumerate(["丙", "丁"])
+    ]
+    regs = [
+        i["registration"]
+        for i in client.post(
+            f"/v1/sessions/{s['id']}/registrations:batch",
+            headers=world.centre_a,
+            json={"registrations": rows},
+        ).json()["items"]
+    ]
+    exam_clock.start_of(s)
+    csrf = _centre(client, settings)
+    second = regs[1]["id"]
+    r = client.post(
+        f"/console/registrations/{second}/absence",
+        data={"csrf_token": csrf, "section": "ELEC-TRAINING"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    grid = client.get(f"/console/sessions/{s['id']}/results").text
+    assert (
+        f'name="cell:{second}:ELEC-TRAINING"' not in grid
+        and f'name="cell:{second}:ELEC-THEORY"' in grid
+    )
+    cells = {f"cell:{regs[0]['id']}:ELEC-TRAINING": "合格"}
+    for reg in regs:
+        for section in ("ELEC-THEORY", "ELEC-PRACTICAL"):
+            cells[f"cell:{reg['id']}:{section}"] = "90"
+    assert (
+        client.post(
+            f"/console/sessions/{s['id']}/results", data={"csrf_token": csrf, **cells}
+        ).status_code
+        == 200
+    )
+    page = client.get(f"/console/sessions/{s['id']}/finalise")
+    assert page.text.count('name="certificates"') == 2
+    none = client.post(f"/console/sessions/{s['id']}/finalise", data={"csrf_token": csrf})
+    assert none.status_code == 422
+    done = client.post(
+        f"/console/sessions/{s['id']}/finalise",
+        data={"csrf_token": csrf, "certificates": ["MOHRSS-ELEC-L5"]},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    session = client.get(f"/v1/sessions/{s['id']}", headers=world.centre_a).json()
+    assert session["status"] == "partially_finalised"
+    page = client.get(f"/console/sessions/{s['id']}/finalise")
+    assert page.text.count('name="certificates"') == 1 and "已发布" in page.text
+    outcomes = client.get(f"/v1/sessions/{s['id']}/outcomes", headers=world.centre_a).json()[
+        "items"
+    ]
+    statuses = {(o["registration_id"], o["certificate"]): o["status"] for o in outcomes}
+    assert statuses[(regs[0]["id"], "MOHRSS-ELEC-L5")] == "qualified"
+    assert statuses[(regs[0]["id"], "MEM-LV")] == "pending"
