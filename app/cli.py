@@ -137,9 +137,11 @@ def worker() -> None:
     import signal
 
     from app.crypto import load_vault
+    from app.delivery.metrics import DeliveryQueueCollector
     from app.delivery.worker import DeliveryWorker
+    from app.issuance.lifecycle import make_outbox
     from app.logs import configure_logging
-    from app.metrics import DeliveryQueueCollector, Metrics
+    from app.metrics import Metrics
 
     settings = _settings()
     _ready(settings)
@@ -161,7 +163,8 @@ def worker() -> None:
         console.print(
             f"worker metrics on http://{settings.host}:{settings.worker_metrics_port}/metrics"
         )
-    delivery = DeliveryWorker(database=database, vault=vault, settings=settings, metrics=metrics)
+    outbox = make_outbox(vault=vault, settings=settings)
+    delivery = DeliveryWorker(database=database, outbox=outbox, settings=settings, metrics=metrics)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: delivery.request_stop())
     delivery.start()

@@ -13,10 +13,18 @@ from fastapi import Depends, Request
 from app.config import Settings
 from app.crypto import Vault
 from app.db import DatabaseDep
+from app.delivery.outbox import Outbox
 from app.keys.ratelimit import KeyRateLimiter
 from app.metrics import Metrics
 
-__all__ = ["DatabaseDep", "LookupLimiterDep", "MetricsDep", "SettingsDep", "VaultDep"]
+__all__ = [
+    "DatabaseDep",
+    "LookupLimiterDep",
+    "MetricsDep",
+    "OutboxDep",
+    "SettingsDep",
+    "VaultDep",
+]
 
 
 def get_settings(request: Request) -> Settings:
@@ -34,6 +42,12 @@ def get_metrics(request: Request) -> Metrics:
     return metrics
 
 
+def get_outbox(request: Request) -> Outbox:
+    """The one outbox of this app (``app/delivery/outbox.py``), wired to issuance's lifecycle."""
+    outbox: Outbox = request.app.state.outbox
+    return outbox
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 VaultDep = Annotated[Vault, Depends(get_vault)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
@@ -46,3 +60,4 @@ def get_lookup_limiter(request: Request) -> KeyRateLimiter:
 
 
 LookupLimiterDep = Annotated[KeyRateLimiter, Depends(get_lookup_limiter)]
+OutboxDep = Annotated[Outbox, Depends(get_outbox)]

@@ -21,15 +21,18 @@ from app.config import Settings, load_settings
 from app.console import install as install_console
 from app.crypto import Vault, load_vault
 from app.db import Database
+from app.delivery.metrics import DeliveryQueueCollector
+from app.delivery.outbox import Outbox
 from app.delivery.router import router as delivery_router
 from app.delivery.worker import DeliveryWorker
 from app.departments.router import router as departments_router
 from app.errors import document_problems_as_problem_json, install_error_handlers
+from app.issuance.lifecycle import make_outbox
 from app.issuance.router import router as issuance_router
 from app.keys.ratelimit import KeyRateLimiter
 from app.keys.router import router as keys_router
 from app.logs import configure_logging
-from app.metrics import DeliveryQueueCollector, Metrics, count_statement
+from app.metrics import Metrics, count_statement
 from app.middleware import RequestContextMiddleware
 from app.migrate import head_revision
 from app.models import load_all_models
@@ -71,6 +74,7 @@ class Services:
     database: Database
     vault: Vault
     metrics: Metrics
+    outbox: Outbox
 
 
 def build_services(settings: Settings) -> Services:
@@ -79,8 +83,11 @@ def build_services(settings: Settings) -> Services:
     vault = load_vault(settings)
     audit.bind(database, lambda: audit.chain_key(settings, vault))
     metrics = Metrics()
+    outbox = make_outbox(vault=vault, settings=settings)
     metrics.registry.register(DeliveryQueueCollector(database))
-    return Services(settings=settings, database=database, vault=vault, metrics=metrics)
+    return Services(
+        settings=settings, database=database, vault=vault, metrics=metrics, outbox=outbox
+    )
 
 
 def lifespan_for(services: Services) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -92,7 +99,7 @@ def lifespan_for(services: Services) -> Callable[[FastAPI], AbstractAsyncContext
         if services.settings.worker == "embedded":
             worker = DeliveryWorker(
                 database=services.database,
-                vault=services.vault,
+                outbox=services.outbox,
                 settings=services.settings,
                 metrics=services.metrics,
             )
@@ -113,6 +120,7 @@ def install_state(app: FastAPI, services: Services) -> None:
     app.state.settings = settings
     app.state.database = services.database
     app.state.vault = services.vault
+    app.state.outbox = services.outbox
     app.state.metrics = services.metrics
     app.state.migration_head = head_revision()
     app.state.lookup_limiter = KeyRateLimiter(settings.lookup_rate_limit, window=60.0)

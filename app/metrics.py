@@ -1,4 +1,5 @@
-"""Prometheus metrics, kept in a registry per application instance."""
+"""Prometheus metrics, kept in a registry per application instance. Collectors that read a
+package's tables live with the package (the delivery queue: ``app/delivery/metrics.py``)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -65,36 +64,3 @@ def count_statement(*_args: Any, **_kwargs: Any) -> None:
     stats = current_request.get()
     if stats is not None:
         stats.statements += 1
-
-
-class DeliveryQueueCollector(Collector):
-    """Queue depth and oldest waiting event per department, read from the database at scrape
-    time, so every replica reports the same shared queue."""
-
-    def __init__(self, database: Any) -> None:
-        self.database = database
-
-    def collect(self) -> Any:
-        from app.db import utcnow
-        from app.delivery.service import queue_depths
-
-        depth = GaugeMetricFamily(
-            "oneexam_delivery_queue_depth",
-            "Webhook events waiting to be delivered",
-            labels=["department"],
-        )
-        oldest = GaugeMetricFamily(
-            "oneexam_delivery_oldest_pending_seconds",
-            "Age of the oldest webhook event still waiting",
-            labels=["department"],
-        )
-        try:
-            with self.database.read() as db:
-                rows = queue_depths(db, utcnow())
-        except Exception:  # a scrape must not fail because the database is briefly away
-            rows = []
-        for department, count, age in rows:
-            depth.add_metric([department], count)
-            oldest.add_metric([department], age)
-        yield depth
-        yield oldest

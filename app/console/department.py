@@ -14,7 +14,8 @@ from app.console.i18n import _
 from app.console.pages import router
 from app.console.web import Person, default_zone, render, require_role, see_other
 from app.db import DatabaseDep
-from app.deps import VaultDep
+from app.delivery.outbox import Outbox
+from app.deps import OutboxDep
 from app.errors import AppError
 from app.issuance import service as issuance_service
 from app.issuance.router import request_detail
@@ -30,7 +31,7 @@ def queue_page(
     request: Request,
     person: Person,
     database: DatabaseDep,
-    vault: VaultDep,
+    outbox: OutboxDep,
     status: str = "",
     session_id: str = "",
     cursor: str | None = None,
@@ -46,7 +47,7 @@ def queue_page(
             session_id=session_id.strip() or None,
             page=PageParams(limit=100, cursor=cursor or None),
         )
-        payloads = issuance_service.payloads(db, vault, principal, rows)
+        payloads = issuance_service.payloads(db, outbox=outbox, principal=principal, requests=rows)
     items = [{"request": r, "payload": payloads.get(r.id, {})} for r in rows]
     return render(
         request,
@@ -65,7 +66,7 @@ def _detail(
     request: Request,
     person: Person,
     database: DatabaseDep,
-    vault: Any,
+    outbox: Outbox,
     request_id: str,
     *,
     status: int = 200,
@@ -74,7 +75,7 @@ def _detail(
     principal = require_role(person, "department")
     with database.read() as db:
         r = issuance_service.get_for(db=db, principal=principal, request_id=request_id)
-        detail = request_detail(db, vault, principal, r)
+        detail = request_detail(db, outbox=outbox, principal=principal, request=r)
     return render(
         request,
         "request.html",
@@ -90,9 +91,9 @@ def _detail(
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)
 def request_page(
-    request: Request, request_id: str, person: Person, database: DatabaseDep, vault: VaultDep
+    request: Request, request_id: str, person: Person, database: DatabaseDep, outbox: OutboxDep
 ) -> Response:
-    return _detail(request, person, database, vault, request_id)
+    return _detail(request, person, database, outbox, request_id)
 
 
 @router.post("/requests/{request_id}/decision", response_class=HTMLResponse)
@@ -101,7 +102,7 @@ def decide(
     request_id: str,
     person: Person,
     database: DatabaseDep,
-    vault: VaultDep,
+    outbox: OutboxDep,
     decision: Annotated[str, Form()] = "",
     certificate_number: Annotated[str, Form()] = "",
     issued_on: Annotated[str, Form()] = "",
@@ -120,14 +121,16 @@ def decide(
     try:
         data = DecisionIn.model_validate(body)
         with database.write() as db:
-            issuance_service.decide(db=db, principal=principal, request_id=request_id, data=data)
+            issuance_service.decide(
+                db=db, outbox=outbox, principal=principal, request_id=request_id, data=data
+            )
     except ValidationError as exc:
         problem = forms.invalid(exc, _("The decision is not complete."))
         return _detail(
             request,
             person,
             database,
-            vault,
+            outbox,
             request_id,
             status=422,
             problem=forms.problem_lines(problem),
@@ -138,7 +141,7 @@ def decide(
             request,
             person,
             database,
-            vault,
+            outbox,
             request_id,
             status=exc.status,
             problem=forms.problem_lines(exc),

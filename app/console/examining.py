@@ -20,8 +20,9 @@ from app.console.i18n import _, problem_text
 from app.console.pages import router
 from app.console.web import Person, render, require_role, see_other
 from app.db import DatabaseDep, utcnow
+from app.delivery.outbox import Outbox
 from app.departments.models import Department
-from app.deps import SettingsDep, VaultDep
+from app.deps import OutboxDep
 from app.errors import AppError
 from app.issuance import service as issuance_service
 from app.issuance.router import request_detail
@@ -258,8 +259,7 @@ def finalise(
     session_id: str,
     person: Person,
     database: DatabaseDep,
-    vault: VaultDep,
-    settings: SettingsDep,
+    outbox: OutboxDep,
     certificates: Annotated[list[str], Form()] = [],  # noqa: B006
 ) -> Response:
     """Release the certificates ticked on the confirmation page (all of them by default)."""
@@ -273,11 +273,10 @@ def finalise(
         with database.write() as db:
             finalisation.finalise(
                 db=db,
-                vault=vault,
+                outbox=outbox,
                 session_id=session_id,
                 principal=principal,
                 certificates=certificates,
-                first_delay=settings.retry_schedule[0],
             )
     except AppError as exc:
         return _finalise_page(
@@ -326,7 +325,7 @@ def results_service_outcome(row: Any) -> Any:
     return outcome_out(row)
 
 
-def _requests_of(db: Session, vault: Any, principal: Principal, session_id: str) -> list[Any]:
+def _requests_of(db: Session, outbox: Outbox, principal: Principal, session_id: str) -> list[Any]:
     out = []
     page = PageParams(limit=500)
     while True:
@@ -338,7 +337,7 @@ def _requests_of(db: Session, vault: Any, principal: Principal, session_id: str)
             session_id=session_id,
             page=page,
         )
-        out += [request_detail(db, vault, principal, r) for r in rows]
+        out += [request_detail(db, outbox=outbox, principal=principal, request=r) for r in rows]
         if cursor is None:
             return out
         page = PageParams(limit=500, cursor=cursor)
@@ -346,12 +345,12 @@ def _requests_of(db: Session, vault: Any, principal: Principal, session_id: str)
 
 @router.get("/sessions/{session_id}/delivery", response_class=HTMLResponse)
 def delivery_page(
-    request: Request, session_id: str, person: Person, database: DatabaseDep, vault: VaultDep
+    request: Request, session_id: str, person: Person, database: DatabaseDep, outbox: OutboxDep
 ) -> Response:
     principal = require_role(person, "centre")
     with database.read() as db:
         session = session_view(db, principal, session_id)
-        requests = _requests_of(db, vault, principal, session_id)
+        requests = _requests_of(db, outbox, principal, session_id)
         catalogue = catalogue_names(db, session.catalogue_version)
         names = {
             code: name for code, name in db.execute(sa.select(Department.code, Department.name))
@@ -375,11 +374,13 @@ def delivery_page(
 
 
 @router.post("/issuance-requests/{request_id}/redeliver", response_class=HTMLResponse)
-def redeliver(request: Request, request_id: str, person: Person, database: DatabaseDep) -> Response:
+def redeliver(
+    request: Request, request_id: str, person: Person, database: DatabaseDep, outbox: OutboxDep
+) -> Response:
     principal = require_role(person, "centre")
     with database.write() as db:
         r = issuance_service.redeliver(
-            db=db, principal=principal, request_id=request_id, now=utcnow()
+            db=db, outbox=outbox, principal=principal, request_id=request_id
         )
         session_id = r.session_id
     return see_other(f"/console/sessions/{session_id}/delivery")

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
+from app.delivery.states import DeliveryStatus, EventType, sql_in
 
 
 class Delivery(Base):
@@ -15,7 +16,10 @@ class Delivery(Base):
     the exact bytes that are signed and sent (encrypted: they carry the full ID number).
     A worker claims a due row by taking a lease: ``locked_until`` and a new ``lease_version``
     (the fencing token); it records the attempt only if the row still carries that version.
-    ``held``: an ``issuance.cancelled`` waiting for its ``issuance.requested`` to finish.
+    ``held``: a follow-up event waiting for its subject's first event to settle.
+    ``request_id`` is the event's subject (the issuance request it speaks of); the outbox never
+    reads the subject, it only reports back what happened to the subject's events.
+    Statuses and their transitions: ``app/delivery/states.py``.
     """
 
     __tablename__ = "deliveries"
@@ -24,7 +28,7 @@ class Delivery(Base):
     request_id: Mapped[str] = mapped_column(sa.ForeignKey("issuance_requests.id"), index=True)
     department_code: Mapped[str] = mapped_column(sa.ForeignKey("departments.code"))
     event_type: Mapped[str] = mapped_column(sa.String(32))
-    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    status: Mapped[str] = mapped_column(sa.String(16), default=DeliveryStatus.PENDING)
     body_encrypted: Mapped[str] = mapped_column(sa.Text)
     attempts: Mapped[int] = mapped_column(default=0)
     """Attempts made, numbering the attempt rows."""
@@ -41,12 +45,8 @@ class Delivery(Base):
 
     __table_args__ = (
         sa.Index("ix_deliveries_due", "department_code", "status", "next_attempt_at"),
-        sa.CheckConstraint(
-            "status in ('pending', 'held', 'delivered', 'failed', 'cancelled')", name="status"
-        ),
-        sa.CheckConstraint(
-            "event_type in ('issuance.requested', 'issuance.cancelled')", name="event_type"
-        ),
+        sa.CheckConstraint(sql_in("status", DeliveryStatus), name="status"),
+        sa.CheckConstraint(sql_in("event_type", EventType), name="event_type"),
     )
 
 

@@ -17,15 +17,15 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
+from app.delivery.states import AttemptOutcome
+
 JITTER = 0.2
 MAX_RETRY_AFTER = timedelta(days=1)
-
-Kind = Literal["delivered", "retry", "failed", "endpoint_gone"]
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    kind: Kind
+    kind: AttemptOutcome
     failures: int
     next_attempt_at: datetime | None
 
@@ -67,14 +67,14 @@ def next_step(
     ``schedule[k]`` is the delay before attempt k+1, so attempt k+2 waits ``schedule[k+1]``."""
     kind = classify(status_code)
     if kind == "success":
-        return Step("delivered", failures, None)
+        return Step(AttemptOutcome.DELIVERED, failures, None)
     if kind == "gone":
-        return Step("endpoint_gone", failures, now)
+        return Step(AttemptOutcome.ENDPOINT_GONE, failures, now)
     failures += 1
     if failures >= len(schedule):
-        return Step("failed", failures, None)
+        return Step(AttemptOutcome.FAILED, failures, None)
     jitter = 1 + (rng or random).uniform(-JITTER, JITTER)
     delay = timedelta(seconds=schedule[failures] * jitter)
     if retry_after is not None and status_code in (429, 503):
         delay = max(delay, retry_after)
-    return Step("retry", failures, now + delay)
+    return Step(AttemptOutcome.RETRY, failures, now + delay)

@@ -4,10 +4,11 @@ from fastapi import APIRouter
 
 from app.auth import Admin
 from app.db import DatabaseDep, utcnow
+from app.delivery import service
+from app.delivery.schemas import RecoverIn, RecoverOut
 from app.departments import service as departments_service
+from app.deps import OutboxDep
 from app.errors import problem_responses
-from app.issuance import service as issuance_service
-from app.issuance.schemas import RecoverIn, RecoverOut
 from app.schemas import CodePath
 
 router = APIRouter(tags=["delivery"], responses=problem_responses(401, 403))
@@ -19,11 +20,13 @@ router = APIRouter(tags=["delivery"], responses=problem_responses(401, 403))
     response_model=RecoverOut,
     responses=problem_responses(404, 422),
 )
-def recover(code: CodePath, data: RecoverIn, database: DatabaseDep, _admin: Admin) -> RecoverOut:
+def recover(
+    code: CodePath, data: RecoverIn, database: DatabaseDep, outbox: OutboxDep, _admin: Admin
+) -> RecoverOut:
     """Queue again every failed event of this department created since ``since`` (for example
     after its endpoint was down for longer than the retry schedule). Each keeps its original
     ``webhook-id``, so the department's de-duplication holds."""
     with database.write() as db:
         departments_service.get(db=db, code=code)
-        count = issuance_service.recover(db=db, department=code, since=data.since, now=utcnow())
+        count = service.recover(db, outbox=outbox, department=code, since=data.since, now=utcnow())
     return RecoverOut(department=code, requeued=count)

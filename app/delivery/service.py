@@ -12,18 +12,19 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.crypto import Vault
 from app.db import bulk_insert, new_id
-from app.delivery import outbox, policy
+from app.delivery import policy
 from app.delivery.models import Delivery, DeliveryAttempt
+from app.delivery.outbox import Outbox, Settled, decrypt_body
+from app.delivery.states import AttemptOutcome, DeliveryStatus, EventType, Settlement
 from app.departments import service as departments_service
 from app.departments.models import Department
-from app.issuance.models import IssuanceRequest
-from app.issuance.payload import CANCELLED, REQUESTED
 
 EXCERPT_BYTES = 2048
 
@@ -94,7 +95,7 @@ def claim(
         sa.select(Delivery.id)
         .where(
             Delivery.department_code == department,
-            Delivery.status == "pending",
+            Delivery.status == DeliveryStatus.PENDING,
             Delivery.next_attempt_at <= now,
             sa.or_(Delivery.locked_until.is_(None), Delivery.locked_until < now),
         )
@@ -123,7 +124,7 @@ def claim(
             r.request_id,
             r.lease_version,
             until,
-            vault.decrypt(r.body_encrypted, context=outbox.BODY_CONTEXT),
+            decrypt_body(vault, r.body_encrypted),
         )
         for r in rows
     ]
@@ -141,20 +142,37 @@ def release(db: Session, claimed: Sequence[Claimed]) -> None:
 
 @dataclass
 class Recorded:
-    outcome: str
+    outcome: AttemptOutcome
     department: str
     duration_ms: float
+    claimed: Claimed | None = None
+    attempt: int = 0
+    next_attempt_at: datetime | None = None
+
+
+@dataclass
+class _Batch:
+    """What a batch of attempts writes, collected before any statement is sent."""
+
+    numbers: dict[str, int]
+    updates: list[dict[str, object]] = field(default_factory=list)
+    attempt_rows: list[dict[str, object]] = field(default_factory=list)
+    recorded: list[Recorded] = field(default_factory=list)
+    gone: set[str] = field(default_factory=set)
+    settled: list[Settled] = field(default_factory=list)
 
 
 def record(
     db: Session,
     attempts: Sequence[Attempt],
     *,
+    outbox: Outbox,
     schedule: Sequence[float],
     now: datetime,
     rng: random.Random,
 ) -> list[Recorded]:
-    """Store a batch of attempts and apply their outcomes, in a fixed number of statements.
+    """Store a batch of attempts and apply their outcomes, in a fixed number of statements;
+    report what settled to ``outbox.on_settled`` in the same transaction.
 
     An outcome applies only if the event still carries the attempt's lease version. A stale
     attempt (the lease expired and another worker took the event over) is stored as
@@ -163,7 +181,21 @@ def record(
     if not attempts:
         return []
     ids = list({a.claimed.id for a in attempts})
-    current = {
+    current = _locked_events(db, ids)
+    batch = _Batch(numbers={i: current[i].attempts for i in ids})
+    for a in attempts:
+        _apply(batch, a, current[a.claimed.id], schedule=schedule, now=now, rng=rng)
+    _write(db, batch, ids)
+    for code in batch.gone:
+        departments_service.mark_endpoint_gone(
+            db=db, code=code, reason=f"the endpoint answered 410 Gone at {now.isoformat()}"
+        )
+    outbox.report(db, batch.settled, now=now)
+    return batch.recorded
+
+
+def _locked_events(db: Session, ids: Sequence[str]) -> dict[str, Any]:
+    return {
         r.id: r
         for r in db.execute(
             sa.select(
@@ -177,50 +209,66 @@ def record(
             .with_for_update()
         )
     }
-    numbers = {i: current[i].attempts for i in ids}
-    updates: list[dict[str, object]] = []
-    gone: set[str] = set()
-    settled: dict[str, bool] = {}
-    attempt_rows, recorded = [], []
-    for a in attempts:
-        c = a.claimed
-        row = current[c.id]
-        numbers[c.id] += 1
-        if row.lease_version != c.lease_version or row.status != "pending":
-            outcome = "superseded"
-        else:
-            step = policy.next_step(
-                status_code=a.status_code,
-                failures=row.failures,
-                schedule=schedule,
-                now=now,
-                retry_after=policy.parse_retry_after(a.retry_after, now),
-                rng=rng,
-            )
-            outcome = step.kind
-            updates.append(_event_values(c.id, a, step, row.status, now))
-            if step.kind == "endpoint_gone":
-                gone.add(c.department)
-            if c.event_type == REQUESTED and step.kind in ("delivered", "failed"):
-                settled[c.request_id] = step.kind == "delivered"
-        attempt_rows.append(
-            {
-                "id": new_id("att"),
-                "delivery_id": c.id,
-                "attempt": numbers[c.id],
-                "lease_version": c.lease_version,
-                "worker": a.worker,
-                "started_at": a.started_at,
-                "duration_ms": round(a.duration_ms, 2),
-                "status_code": a.status_code,
-                "error": a.error,
-                "response_excerpt": a.response_excerpt,
-                "outcome": outcome,
-            }
-        )
-        recorded.append(Recorded(outcome, c.department, a.duration_ms))
 
-    if updates:
+
+_SETTLES = {
+    AttemptOutcome.DELIVERED: Settlement.DELIVERED,
+    AttemptOutcome.FAILED: Settlement.FAILED,
+    AttemptOutcome.ENDPOINT_GONE: Settlement.ENDPOINT_GONE,
+}
+
+
+def _apply(
+    batch: _Batch,
+    a: Attempt,
+    row: Any,
+    *,
+    schedule: Sequence[float],
+    now: datetime,
+    rng: random.Random,
+) -> None:
+    c = a.claimed
+    batch.numbers[c.id] += 1
+    next_at: datetime | None = None
+    if row.lease_version != c.lease_version or row.status != DeliveryStatus.PENDING:
+        outcome = AttemptOutcome.SUPERSEDED
+    else:
+        step = policy.next_step(
+            status_code=a.status_code,
+            failures=row.failures,
+            schedule=schedule,
+            now=now,
+            retry_after=policy.parse_retry_after(a.retry_after, now),
+            rng=rng,
+        )
+        outcome = step.kind
+        next_at = step.next_attempt_at
+        batch.updates.append(_event_values(c.id, a, step, row.status, now))
+        if outcome == AttemptOutcome.ENDPOINT_GONE:
+            batch.gone.add(c.department)
+        if outcome in _SETTLES:
+            batch.settled.append(Settled(c.request_id, EventType(c.event_type), _SETTLES[outcome]))
+    number = batch.numbers[c.id]
+    batch.attempt_rows.append(
+        {
+            "id": new_id("att"),
+            "delivery_id": c.id,
+            "attempt": number,
+            "lease_version": c.lease_version,
+            "worker": a.worker,
+            "started_at": a.started_at,
+            "duration_ms": round(a.duration_ms, 2),
+            "status_code": a.status_code,
+            "error": a.error,
+            "response_excerpt": a.response_excerpt,
+            "outcome": outcome,
+        }
+    )
+    batch.recorded.append(Recorded(outcome, c.department, a.duration_ms, c, number, next_at))
+
+
+def _write(db: Session, batch: _Batch, ids: Sequence[str]) -> None:
+    if batch.updates:
         table = Delivery.__table__
         assert isinstance(table, sa.Table)
         db.execute(
@@ -236,20 +284,20 @@ def record(
                 locked_until=None,
                 locked_by=None,
             ),
-            updates,
+            batch.updates,
         )
     db.execute(
         sa.update(Delivery)
         .where(Delivery.id.in_(ids))
-        .values(attempts=sa.case(numbers, value=Delivery.id))
+        .values(attempts=sa.case(batch.numbers, value=Delivery.id))
     )
-    bulk_insert(db, DeliveryAttempt, attempt_rows)
-    for code in gone:
-        departments_service.mark_endpoint_gone(
-            db=db, code=code, reason=f"the endpoint answered 410 Gone at {now.isoformat()}"
-        )
-    _requested_events_settled(db, settled, now)
-    return recorded
+    bulk_insert(db, DeliveryAttempt, batch.attempt_rows)
+
+
+_FINAL = {
+    AttemptOutcome.DELIVERED: DeliveryStatus.DELIVERED,
+    AttemptOutcome.FAILED: DeliveryStatus.FAILED,
+}
 
 
 def _event_values(
@@ -257,74 +305,32 @@ def _event_values(
 ) -> dict[str, object]:
     return {
         "b_id": delivery_id,
-        "b_status": {"delivered": "delivered", "failed": "failed"}.get(step.kind, status),
+        "b_status": _FINAL.get(step.kind, status),
         "b_failures": step.failures,
         "b_next": step.next_attempt_at or now,
-        "b_delivered": now if step.kind == "delivered" else None,
+        "b_delivered": now if step.kind == AttemptOutcome.DELIVERED else None,
         "b_code": a.status_code,
         "b_error": a.error,
     }
 
 
-def _requested_events_settled(db: Session, settled: dict[str, bool], now: datetime) -> None:
-    """Requests follow their ``issuance.requested`` event; a cancellation held behind it is
-    released if the department was told, and dropped if it never was."""
-    for delivered in (True, False):
-        request_ids = [r for r, ok in settled.items() if ok is delivered]
-        if not request_ids:
-            continue
-        db.execute(
-            sa.update(IssuanceRequest)
-            .where(
-                IssuanceRequest.id.in_(request_ids),
-                IssuanceRequest.status.in_(("pending", "failed", "delivered")),
-            )
-            .values(status="delivered" if delivered else "failed", updated_at=now)
-        )
-        db.execute(
-            sa.update(Delivery)
-            .where(
-                Delivery.request_id.in_(request_ids),
-                Delivery.event_type == CANCELLED,
-                Delivery.status == "held",
-            )
-            .values(status="pending" if delivered else "cancelled", next_attempt_at=now)
-        )
-
-
-def requeue(db: Session, deliveries: Sequence[Delivery], now: datetime) -> int:
-    """Queue failed (or delivered) events again, with their original ``webhook-id``."""
-    ids = [d.id for d in deliveries]
-    if not ids:
-        return 0
-    db.execute(
-        sa.update(Delivery)
-        .where(Delivery.id.in_(ids))
-        .values(
-            status="pending", failures=0, next_attempt_at=now, locked_until=None, locked_by=None
-        )
+def recover(db: Session, *, outbox: Outbox, department: str, since: datetime, now: datetime) -> int:
+    """Queue again every failed event of a department created since a moment (for example
+    after its endpoint was down for longer than the retry schedule), under their original
+    ``webhook-id``s."""
+    count = outbox.requeue(
+        db, now=now, department=department, since=since, statuses=(DeliveryStatus.FAILED,)
     )
-    request_ids = {d.request_id for d in deliveries if d.event_type == REQUESTED}
-    if request_ids:
-        db.execute(
-            sa.update(IssuanceRequest)
-            .where(
-                IssuanceRequest.id.in_(request_ids),
-                IssuanceRequest.status.in_(("failed", "delivered")),
-            )
-            .values(status="pending", updated_at=now)
-        )
-    return len(ids)
+    db.flush()
+    return count
 
 
-def queue_depths(db: Session, now: datetime) -> list[tuple[str, int, float]]:
-    """(department, events waiting, age in seconds of the oldest) for the metrics."""
-    rows = db.execute(
-        sa.select(Delivery.department_code, sa.func.count(), sa.func.min(Delivery.created_at))
-        .where(Delivery.status == "pending")
-        .group_by(Delivery.department_code)
-    ).all()
-    return [
-        (department, int(count), max((now - oldest).total_seconds(), 0.0))
-        for department, count, oldest in rows
-    ]
+def attempts_for(db: Session, subject_id: str) -> list[tuple[Delivery, DeliveryAttempt]]:
+    """Every attempt at every event of one subject, oldest first."""
+    stmt = (
+        sa.select(Delivery, DeliveryAttempt)
+        .join(DeliveryAttempt, DeliveryAttempt.delivery_id == Delivery.id)
+        .where(Delivery.request_id == subject_id)
+        .order_by(DeliveryAttempt.started_at, DeliveryAttempt.attempt)
+    )
+    return [(d, a) for d, a in db.execute(stmt)]

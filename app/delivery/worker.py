@@ -40,9 +40,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from standardwebhooks import Webhook
 
 from app.config import Settings
-from app.crypto import Vault
 from app.db import Database, utcnow
 from app.delivery import service
+from app.delivery.outbox import Outbox
 from app.delivery.service import EXCERPT_BYTES, Attempt, Claimed, Endpoint
 from app.delivery.signing import signed_headers
 from app.metrics import Metrics
@@ -66,13 +66,14 @@ class DeliveryWorker:
         self,
         *,
         database: Database,
-        vault: Vault,
+        outbox: Outbox,
         settings: Settings,
         metrics: Metrics | None = None,
         name: str | None = None,
     ) -> None:
         self.database = database
-        self.vault = vault
+        self.outbox = outbox
+        self.vault = outbox.vault
         self.settings = settings
         self.metrics = metrics
         self.name = name or worker_name()
@@ -98,6 +99,9 @@ class DeliveryWorker:
         self._dispatcher: threading.Thread | None = None
         self._recorder: threading.Thread | None = None
         self._rotation = itertools.count()
+        self._idle = threading.Condition()
+        self._looks_asked = 0
+        self._looks_done = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -135,16 +139,36 @@ class DeliveryWorker:
         self._stopping.set()
         self._wake.set()
 
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until the dispatcher has looked at every department afresh (endpoints
+        re-read, none skipped), found nothing due, and no attempt is in flight or unrecorded.
+        False if that did not happen within ``timeout``. For tests and operators who need to
+        know that "nothing more will be sent now" without sleeping."""
+        with self._idle:
+            self._looks_asked += 1
+            asked = self._looks_asked
+            self._wake.set()
+            return self._idle.wait_for(lambda: self._looks_done >= asked, timeout)
+
     # -- dispatching --------------------------------------------------------------------------
 
     def _dispatch_loop(self) -> None:
         while not self._stopping.is_set():
+            with self._idle:
+                look = self._looks_asked
+            if look > self._looks_done:
+                self._endpoints_expire = 0.0  # a fresh look: every department, re-read
+                self._drained_until.clear()
             try:
                 claimed = self._claim_round()
             except Exception:  # the loop must outlive any one failure (a dead loop stops retries)
                 log.exception("claiming deliveries failed; retrying shortly")
-                claimed = 0
-            if claimed == 0:
+                claimed = -1
+            if claimed == 0 and look > self._looks_done and self._all_idle():
+                with self._idle:
+                    self._looks_done = look
+                    self._idle.notify_all()
+            if claimed <= 0:
                 self._wake.wait(self.poll)
                 self._wake.clear()
                 # Let a few more attempts finish, so that one claim takes several events.
@@ -351,6 +375,7 @@ class DeliveryWorker:
             recorded = service.record(
                 db,
                 [a for a in attempts if not a.released],
+                outbox=self.outbox,
                 schedule=self.schedule,
                 now=utcnow(),
                 rng=self._rng,

@@ -6,6 +6,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
+from app.delivery.states import sql_in
+from app.issuance.states import RequestStatus
 
 
 class IssuanceRequest(Base):
@@ -13,7 +15,7 @@ class IssuanceRequest(Base):
 
     Written in the finalisation transaction together with its ``issuance.requested`` delivery
     (the outbox row). A later re-evaluation may cancel it or, after a cancellation, add a new
-    revision for the same certificate.
+    revision for the same certificate. Statuses and who moves them: ``app/issuance/states.py``.
     """
 
     __tablename__ = "issuance_requests"
@@ -25,7 +27,7 @@ class IssuanceRequest(Base):
     certificate: Mapped[str] = mapped_column(sa.String(32))
     department_code: Mapped[str] = mapped_column(sa.ForeignKey("departments.code"))
     revision: Mapped[int] = mapped_column(default=1)
-    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    status: Mapped[str] = mapped_column(sa.String(16), default=RequestStatus.PENDING)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -41,8 +43,5 @@ class IssuanceRequest(Base):
     __table_args__ = (
         sa.UniqueConstraint("registration_id", "certificate", "revision"),
         sa.Index("ix_issuance_requests_department_code_status", "department_code", "status"),
-        sa.CheckConstraint(
-            "status in ('pending', 'delivered', 'issued', 'rejected', 'failed', 'cancelled')",
-            name="status",
-        ),
+        sa.CheckConstraint(sql_in("status", RequestStatus), name="status"),
     )

@@ -14,9 +14,7 @@ from typing import Any
 
 from app import rules
 from app.schemas import as_json_number
-
-REQUESTED = "issuance.requested"
-CANCELLED = "issuance.cancelled"
+from app.sessions.models import ExamSession
 
 
 def _number(value: Decimal | None) -> int | float | None:
@@ -75,6 +73,16 @@ def requested_data(
             }
             for e in target.exemptions
         ],
+    }
+
+
+def session_data(session: ExamSession) -> dict[str, Any]:
+    """``data.session`` of ``issuance.requested``."""
+    return {
+        "id": session.id,
+        "centre": session.centre_code,
+        "starts_at": session.starts_at.isoformat(),
+        "catalogue_version": session.catalogue_version,
     }
 
 

@@ -1,22 +1,28 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
 
-from app.auth import AnyRole, DepartmentOnly
-from app.db import DatabaseDep, utcnow
+from app.auth import AnyRole, DepartmentOnly, Principal
+from app.db import DatabaseDep
+from app.delivery import service as delivery_service
+from app.delivery.outbox import Outbox
+from app.delivery.schemas import AttemptOut
+from app.delivery.states import AttemptOutcome, EventType
+from app.deps import OutboxDep
 from app.errors import problem_responses
 from app.issuance import service
 from app.issuance.models import IssuanceRequest
 from app.issuance.schemas import (
-    AttemptOut,
     DecisionIn,
     DecisionOut,
     IssuanceRequestDetail,
     IssuanceRequestOut,
     RequestStatus,
 )
+from app.issuance.states import Decision
 from app.pagination import Page, Paging
 from app.schemas import CodeQuery, IdPath, IdQuery
 
@@ -25,10 +31,10 @@ router = APIRouter(
 )
 
 
-def request_out(r: IssuanceRequest, payload: dict) -> IssuanceRequestOut:  # type: ignore[type-arg]
+def request_out(r: IssuanceRequest, payload: dict[str, Any]) -> IssuanceRequestOut:
     return IssuanceRequestOut(
         id=r.id,
-        status=r.status,
+        status=RequestStatus(r.status),
         department=r.department_code,
         certificate=r.certificate,
         registration_id=r.registration_id,
@@ -41,8 +47,8 @@ def request_out(r: IssuanceRequest, payload: dict) -> IssuanceRequestOut:  # typ
 
 @router.get("", response_model=Page[IssuanceRequestOut])
 def list_issuance_requests(
-    request: Request,
     database: DatabaseDep,
+    outbox: OutboxDep,
     principal: AnyRole,
     page: Paging,
     department: CodeQuery = None,
@@ -60,7 +66,7 @@ def list_issuance_requests(
             session_id=session_id,
             page=page,
         )
-        payloads = service.payloads(db, request.app.state.vault, principal, rows)
+        payloads = service.payloads(db, outbox=outbox, principal=principal, requests=rows)
         return Page(
             items=[request_out(r, payloads.get(r.id, {})) for r in rows], next_cursor=cursor
         )
@@ -68,33 +74,36 @@ def list_issuance_requests(
 
 @router.get("/{request_id}", response_model=IssuanceRequestDetail, responses=problem_responses(404))
 def get_issuance_request(
-    request_id: IdPath, request: Request, database: DatabaseDep, principal: AnyRole
+    request_id: IdPath, database: DatabaseDep, outbox: OutboxDep, principal: AnyRole
 ) -> IssuanceRequestDetail:
     """One request with every delivery attempt and the department's decision."""
     with database.read() as db:
         r = service.get_for(db=db, principal=principal, request_id=request_id)
-        return request_detail(db, request.app.state.vault, principal, r)
+        return request_detail(db, outbox=outbox, principal=principal, request=r)
 
 
-def request_detail(db, vault, principal, r: IssuanceRequest) -> IssuanceRequestDetail:  # type: ignore[no-untyped-def]
-    payload = service.payloads(db, vault, principal, [r]).get(r.id, {})
+def request_detail(
+    db: Session, *, outbox: Outbox, principal: Principal, request: IssuanceRequest
+) -> IssuanceRequestDetail:
+    r = request
+    payload = service.payloads(db, outbox=outbox, principal=principal, requests=[r]).get(r.id, {})
     attempts = [
         AttemptOut(
             attempt=a.attempt,
-            event=d.event_type,
+            event=EventType(d.event_type),
             webhook_id=d.id,
             at=a.started_at,
             status_code=a.status_code,
             error=a.error,
             duration_ms=a.duration_ms,
-            outcome=a.outcome,
+            outcome=AttemptOutcome(a.outcome),
         )
-        for d, a in service.attempts_of(db, r.id)
+        for d, a in delivery_service.attempts_for(db, r.id)
     ]
     decision = None
     if r.decision is not None and r.decided_at is not None:
         decision = DecisionOut(
-            decision=r.decision,
+            decision=Decision(r.decision),
             certificate_number=r.certificate_number,
             issued_on=r.issued_on,
             valid_until=r.valid_until,
@@ -117,16 +126,18 @@ def request_detail(db, vault, principal, r: IssuanceRequest) -> IssuanceRequestD
 def decide(
     request_id: IdPath,
     data: DecisionIn,
-    request: Request,
     database: DatabaseDep,
+    outbox: OutboxDep,
     principal: DepartmentOnly,
 ) -> IssuanceRequestDetail:
     """The addressed department's answer: ``issued`` (the certificate joins the person's
     verified record) or ``rejected``. The same decision again is a no-op; a different one, or a
     decision on a cancelled request, is 409."""
     with database.write() as db:
-        r = service.decide(db=db, principal=principal, request_id=request_id, data=data)
-        return request_detail(db, request.app.state.vault, principal, r)
+        r = service.decide(
+            db=db, outbox=outbox, principal=principal, request_id=request_id, data=data
+        )
+        return request_detail(db, outbox=outbox, principal=principal, request=r)
 
 
 @router.post(
@@ -136,10 +147,10 @@ def decide(
     responses=problem_responses(404, 409),
 )
 def redeliver(
-    request_id: IdPath, request: Request, database: DatabaseDep, principal: AnyRole
+    request_id: IdPath, database: DatabaseDep, outbox: OutboxDep, principal: AnyRole
 ) -> IssuanceRequestDetail:
     """Queue a failed (or delivered) request again; it is sent under its original
     ``webhook-id``. For an admin or the centre that ran the session."""
     with database.write() as db:
-        r = service.redeliver(db=db, principal=principal, request_id=request_id, now=utcnow())
-        return request_detail(db, request.app.state.vault, principal, r)
+        r = service.redeliver(db=db, outbox=outbox, principal=principal, request_id=request_id)
+        return request_detail(db, outbox=outbox, principal=principal, request=r)

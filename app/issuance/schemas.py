@@ -3,12 +3,23 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
+from app.delivery.schemas import AttemptOut
+from app.issuance.states import Decision, RequestStatus
 from app.schemas import StrictModel, Text
 from app.sessions.schemas import CertificateNumber, IdNumber
 
-RequestStatus = Literal["pending", "delivered", "issued", "rejected", "failed", "cancelled"]
+__all__ = [
+    "AttemptOut",
+    "CandidateCertificateOut",
+    "CertificateSearch",
+    "DecisionIn",
+    "DecisionOut",
+    "IssuanceRequestDetail",
+    "IssuanceRequestOut",
+    "RequestStatus",
+]
 
 
 class IssuanceRequestOut(BaseModel):
@@ -25,19 +36,8 @@ class IssuanceRequestOut(BaseModel):
     )
 
 
-class AttemptOut(BaseModel):
-    attempt: int
-    event: str = Field(description="issuance.requested or issuance.cancelled")
-    webhook_id: str
-    at: datetime
-    status_code: int | None
-    error: str | None
-    duration_ms: float
-    outcome: str
-
-
 class DecisionOut(BaseModel):
-    decision: Literal["issued", "rejected"]
+    decision: Decision
     certificate_number: str | None = None
     issued_on: date | None = None
     valid_until: date | None = None
@@ -54,7 +54,7 @@ class IssuanceRequestDetail(IssuanceRequestOut):
 class DecisionIn(StrictModel):
     """``issued`` with the certificate number and dates, or ``rejected`` with a reason."""
 
-    decision: Literal["issued", "rejected"]
+    decision: Decision
     certificate_number: CertificateNumber | None = None
     issued_on: date | None = None
     valid_until: date | None = Field(
@@ -64,7 +64,7 @@ class DecisionIn(StrictModel):
 
     @model_validator(mode="after")
     def _fields_fit_the_decision(self) -> DecisionIn:
-        if self.decision == "issued":
+        if self.decision == Decision.ISSUED:
             if self.certificate_number is None or self.issued_on is None:
                 raise ValueError("an issued decision needs certificate_number and issued_on")
             if self.reason is not None:
@@ -77,15 +77,6 @@ class DecisionIn(StrictModel):
             if self.certificate_number or self.issued_on or self.valid_until:
                 raise ValueError("a rejection carries no certificate number or dates")
         return self
-
-
-class RecoverIn(StrictModel):
-    since: AwareDatetime = Field(description="queue again the failed events created since then")
-
-
-class RecoverOut(BaseModel):
-    department: str
-    requeued: int
 
 
 class CertificateSearch(StrictModel):

@@ -1,12 +1,10 @@
-"""Issuance requests: created at finalisation (with their outbox event), cancelled when a
-re-evaluation disqualifies, listed and read by role."""
+"""Issuance requests as the API shows them: listed and read by role, decided by their
+department, redelivered. Every status change goes through ``app/issuance/lifecycle.py``."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,171 +13,20 @@ from sqlalchemy.orm import Session
 from app import rules
 from app.audit import service as audit
 from app.auth import Principal
-from app.candidates import service as candidates_service
 from app.candidates.models import CandidateCertificate
-from app.candidates.service import reveal_id_number
 from app.catalogue import service as catalogue_service
-from app.crypto import Vault
-from app.db import bulk_insert, new_id, utcnow
-from app.delivery import outbox
-from app.delivery import service as delivery_service
-from app.delivery.models import Delivery, DeliveryAttempt
+from app.db import new_id, utcnow
+from app.delivery.outbox import Outbox
+from app.delivery.states import EventType
 from app.errors import Conflict, Forbidden, NotFound
-from app.issuance import payload
+from app.issuance import lifecycle, payload
 from app.issuance.models import IssuanceRequest
 from app.issuance.schemas import DecisionIn
+from app.issuance.states import Decision, RequestStatus
 from app.pagination import PageParams, fetch_page
 from app.sessions.models import ExamSession
 
-
-@dataclass(frozen=True)
-class Sitter:
-    """What an issuance request says about the person who sat."""
-
-    registration_id: str
-    name: str
-    candidate_id: str
-    id_number_encrypted: str
-    birth_date: date
-
-
-@dataclass(frozen=True)
-class Qualified:
-    """A (registration, certificate) that qualified and needs an issuance request."""
-
-    sitter: Sitter
-    target: rules.TargetPlan
-    results: dict[str, rules.SectionResult]
-    revision: int = 1
-
-
-def create_requests(
-    db: Session,
-    vault: Vault,
-    *,
-    session: ExamSession,
-    catalogue: rules.Catalogue,
-    qualified: Sequence[Qualified],
-    now: datetime,
-    first_delay: float = 0.0,
-) -> dict[tuple[str, str], str]:
-    """One request and its ``issuance.requested`` event per qualified pair, inserted in bulk.
-    Returns the request id for each (registration id, certificate)."""
-    session_data = {
-        "id": session.id,
-        "centre": session.centre_code,
-        "starts_at": session.starts_at.isoformat(),
-        "catalogue_version": session.catalogue_version,
-    }
-    requests, events, ids = [], [], {}
-    for q in qualified:
-        certificate = catalogue.certificates[q.target.certificate]
-        request_id = new_id("ir")
-        candidate = {
-            "id_number": reveal_id_number(vault, q.sitter.id_number_encrypted),
-            "name": q.sitter.name,
-            "birth_date": q.sitter.birth_date.isoformat(),
-        }
-        data = payload.requested_data(
-            request_id=request_id,
-            catalogue=catalogue,
-            certificate_code=certificate.code,
-            target=q.target,
-            results=q.results,
-            candidate=candidate,
-            session=session_data,
-        )
-        requests.append(
-            {
-                "id": request_id,
-                "session_id": session.id,
-                "registration_id": q.sitter.registration_id,
-                "candidate_id": q.sitter.candidate_id,
-                "certificate": certificate.code,
-                "department_code": certificate.department,
-                "revision": q.revision,
-                "status": "pending",
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-        events.append(
-            outbox.event_values(
-                vault,
-                request_id=request_id,
-                department=certificate.department,
-                event_type=payload.REQUESTED,
-                body=payload.event_body(payload.REQUESTED, now, data),
-                now=now,
-                delay=first_delay,
-            )
-        )
-        ids[(q.sitter.registration_id, certificate.code)] = request_id
-    if requests:
-        bulk_insert(db, IssuanceRequest, requests)
-        outbox.add_events(db, events)
-    return ids
-
-
-def cancel(
-    db: Session,
-    vault: Vault,
-    *,
-    request: IssuanceRequest,
-    reason: str,
-    now: datetime,
-    first_delay: float = 0.0,
-) -> None:
-    """Withdraw a request. The department hears of it only if it was told of the request:
-
-    - its ``issuance.requested`` was never delivered and is not in flight: that event is
-      dropped, and nothing at all is sent;
-    - it was delivered: an ``issuance.cancelled`` event is queued;
-    - it is in flight right now: the ``issuance.cancelled`` event is queued *held*, and the
-      worker releases it only if that attempt succeeds (or drops both if it fails).
-    """
-    if request.status == "issued":
-        candidates_service.revoke_certificate(db=db, request_id=request.id, now=now)
-    request.status = "cancelled"
-    request.cancelled_at = now
-    request.cancel_reason = reason
-    request.updated_at = now
-    requested = db.scalars(
-        sa.select(Delivery)
-        .where(Delivery.request_id == request.id, Delivery.event_type == payload.REQUESTED)
-        .with_for_update()
-    ).first()
-    if requested is None:
-        return
-    in_flight = requested.locked_until is not None and requested.locked_until > now
-    if requested.status == "delivered":
-        status = "pending"
-    elif requested.status in ("pending", "failed") and in_flight:
-        status = "held"
-    else:
-        requested.status = "cancelled"
-        requested.locked_until = None
-        db.flush()
-        return
-    body = payload.event_body(
-        payload.CANCELLED, now, payload.cancelled_data(request_id=request.id, reason=reason)
-    )
-    outbox.add_events(
-        db,
-        [
-            outbox.event_values(
-                vault,
-                request_id=request.id,
-                department=request.department_code,
-                event_type=payload.CANCELLED,
-                body=body,
-                now=now,
-                status=status,
-                delay=first_delay,
-            )
-        ],
-    )
-    db.flush()
+REDELIVERABLE = (RequestStatus.FAILED, RequestStatus.DELIVERED)
 
 
 def visible(stmt: sa.Select[Any], principal: Principal) -> sa.Select[Any]:
@@ -231,41 +78,25 @@ def require_department(principal: Principal, request: IssuanceRequest) -> None:
 
 
 def payloads(
-    db: Session, vault: Vault, principal: Principal, requests: Sequence[IssuanceRequest]
+    db: Session, *, outbox: Outbox, principal: Principal, requests: Sequence[IssuanceRequest]
 ) -> dict[str, dict[str, Any]]:
     """The ``issuance.requested`` data of each request, as this principal may see it: the full
     ID number for the issuing department (the pull interface), masked for everyone else."""
-    if not requests:
-        return {}
-    rows = db.scalars(
-        sa.select(Delivery).where(
-            Delivery.request_id.in_([r.id for r in requests]),
-            Delivery.event_type == payload.REQUESTED,
-        )
-    )
+    bodies = outbox.bodies(db, [r.id for r in requests], event_type=EventType.REQUESTED)
     department_of = {r.id: r.department_code for r in requests}
     out = {}
-    for delivery in rows:
-        data = json.loads(outbox.body_of(vault, delivery))["data"]
-        if not principal.is_department(department_of[delivery.request_id]):
+    for request_id, body in bodies.items():
+        data = json.loads(body)["data"]
+        if not principal.is_department(department_of[request_id]):
             data = payload.masked(data, rules.mask_id_number)
-        out[delivery.request_id] = data
+        out[request_id] = data
     return out
-
-
-def attempts_of(db: Session, request_id: str) -> list[tuple[Delivery, DeliveryAttempt]]:
-    stmt = (
-        sa.select(Delivery, DeliveryAttempt)
-        .join(DeliveryAttempt, DeliveryAttempt.delivery_id == Delivery.id)
-        .where(Delivery.request_id == request_id)
-        .order_by(DeliveryAttempt.started_at, DeliveryAttempt.attempt)
-    )
-    return [(d, a) for d, a in db.execute(stmt)]
 
 
 def decide(
     *,
     db: Session,
+    outbox: Outbox,
     principal: Principal,
     request_id: str,
     data: DecisionIn,
@@ -275,12 +106,9 @@ def decide(
     person's verified record."""
     request = get_for(db=db, principal=principal, request_id=request_id, lock=True)
     require_department(principal, request)
-    if request.status == "cancelled":
+    if request.status == RequestStatus.CANCELLED:
         raise Conflict("The request was cancelled; it takes no decision.")
-    version = db.scalars(
-        sa.select(ExamSession.catalogue_version).where(ExamSession.id == request.session_id)
-    ).one()
-    certificate = catalogue_service.load(db=db, version=version).certificates[request.certificate]
+    certificate = _certificate_of(db, request)
     if request.decision is not None:
         if _same_decision(request, data, certificate):
             return request
@@ -288,42 +116,13 @@ def decide(
             f"The request was already decided ({request.decision}); a different decision is refused."
         )
     now = utcnow()
-    request.decision = data.decision
-    request.decided_at = now
-    request.decided_by = principal.actor
-    request.status = data.decision
-    request.updated_at = now
-    if data.decision == "issued":
-        assert data.certificate_number is not None and data.issued_on is not None
-        request.certificate_number = data.certificate_number
-        request.issued_on = data.issued_on
-        request.valid_until = data.valid_until or certificate.valid_until(data.issued_on)
-        db.add(
-            CandidateCertificate(
-                id=new_id("cc"),
-                candidate_id=request.candidate_id,
-                certificate=request.certificate,
-                department_code=request.department_code,
-                number=data.certificate_number,
-                issued_on=data.issued_on,
-                valid_until=request.valid_until,
-                issuance_request_id=request.id,
-                created_at=now,
-            )
-        )
+    lifecycle.decide(
+        db, outbox=outbox, request=request, decision=data.decision, actor=principal.actor, now=now
+    )
+    if data.decision == Decision.ISSUED:
+        _issue(db, request, data, certificate)
     else:
         request.rejection_reason = data.reason
-    # A pull-only department decided before any push: there is nothing left to deliver.
-    db.execute(
-        sa.update(Delivery)
-        .where(
-            Delivery.request_id == request.id,
-            Delivery.event_type == payload.REQUESTED,
-            Delivery.status == "pending",
-            sa.or_(Delivery.locked_until.is_(None), Delivery.locked_until < now),
-        )
-        .values(status="cancelled", last_error="decided before it was delivered")
-    )
     db.flush()
     audit.append(
         db,
@@ -341,12 +140,42 @@ def decide(
     return request
 
 
+def _certificate_of(db: Session, request: IssuanceRequest) -> rules.Certificate:
+    version = db.scalars(
+        sa.select(ExamSession.catalogue_version).where(ExamSession.id == request.session_id)
+    ).one()
+    return catalogue_service.load(db=db, version=version).certificates[request.certificate]
+
+
+def _issue(
+    db: Session, request: IssuanceRequest, data: DecisionIn, certificate: rules.Certificate
+) -> None:
+    """The issued certificate's number and dates, and its entry in the person's record."""
+    assert data.certificate_number is not None and data.issued_on is not None
+    request.certificate_number = data.certificate_number
+    request.issued_on = data.issued_on
+    request.valid_until = data.valid_until or certificate.valid_until(data.issued_on)
+    db.add(
+        CandidateCertificate(
+            id=new_id("cc"),
+            candidate_id=request.candidate_id,
+            certificate=request.certificate,
+            department_code=request.department_code,
+            number=data.certificate_number,
+            issued_on=data.issued_on,
+            valid_until=request.valid_until,
+            issuance_request_id=request.id,
+            created_at=request.decided_at,
+        )
+    )
+
+
 def _same_decision(
     request: IssuanceRequest, data: DecisionIn, certificate: rules.Certificate
 ) -> bool:
     if request.decision != data.decision:
         return False
-    if data.decision == "rejected":
+    if data.decision == Decision.REJECTED:
         return request.rejection_reason == data.reason
     assert data.issued_on is not None
     valid_until = data.valid_until or certificate.valid_until(data.issued_on)
@@ -358,35 +187,18 @@ def _same_decision(
 
 
 def redeliver(
-    *, db: Session, principal: Principal, request_id: str, now: datetime
+    *, db: Session, outbox: Outbox, principal: Principal, request_id: str
 ) -> IssuanceRequest:
-    """Queue a failed (or delivered) request's events again under their original webhook-ids."""
+    """Queue a failed (or delivered) request's events again under their original webhook-ids
+    (the outbox reports the requeue, and the request is ``pending`` again)."""
     request = get_for(db=db, principal=principal, request_id=request_id, lock=True)
     if principal.role == "department":
         raise Forbidden("Redelivery is for an admin or the centre that ran the session.")
-    if request.status not in ("failed", "delivered"):
+    if request.status not in REDELIVERABLE:
         raise Conflict(
             f"The request is {request.status}; only failed or delivered requests are redelivered."
         )
-    events = db.scalars(
-        sa.select(Delivery).where(
-            Delivery.request_id == request.id, Delivery.status.in_(("failed", "delivered"))
-        )
-    ).all()
-    delivery_service.requeue(db, events, now)
+    outbox.requeue(db, now=utcnow(), subject_id=request.id)
     db.flush()
+    db.refresh(request)
     return request
-
-
-def recover(*, db: Session, department: str, since: datetime, now: datetime) -> int:
-    """Queue again every failed event of a department created since a moment."""
-    events = db.scalars(
-        sa.select(Delivery).where(
-            Delivery.department_code == department,
-            Delivery.status == "failed",
-            Delivery.created_at >= since,
-        )
-    ).all()
-    count = delivery_service.requeue(db, events, now)
-    db.flush()
-    return count

@@ -24,10 +24,10 @@ from app.audit import service as audit
 from app.auth import Principal
 from app.candidates.models import Candidate
 from app.catalogue import service as catalogue_service
-from app.crypto import Vault
 from app.db import bulk_insert, new_id, utcnow
+from app.delivery.outbox import Outbox
 from app.errors import Conflict, ProblemItem, Unprocessable
-from app.issuance import service as issuance
+from app.issuance import lifecycle as issuance
 from app.issuance.models import IssuanceRequest
 from app.pagination import PageParams, fetch_page
 from app.results.models import CertificateRelease, Outcome, Result, SectionAbsence
@@ -267,11 +267,10 @@ def _wanted(session: ExamSession, certificates: Sequence[str] | None) -> list[st
 def finalise(
     *,
     db: Session,
-    vault: Vault,
+    outbox: Outbox,
     session_id: str,
     principal: Principal,
     certificates: Sequence[str] | None = None,
-    first_delay: float = 0.0,
 ) -> FinaliseSummary:
     """Release some (default: all) certificates of a session: evaluate their sitters and write
     outcomes and issuance requests (with their outbox events) in this one transaction.
@@ -288,12 +287,11 @@ def finalise(
     outcome_rows, qualified = _evaluate_all(release)
     request_ids = issuance.create_requests(
         db,
-        vault,
+        outbox=outbox,
         session=session,
         catalogue=release.catalogue,
         qualified=qualified,
         now=release.now,
-        first_delay=first_delay,
     )
     for row in outcome_rows:
         row["issuance_request_id"] = request_ids.get((row["registration_id"], row["certificate"]))
@@ -420,12 +418,11 @@ def _evaluate_released(
 def reevaluate(
     db: Session,
     *,
-    vault: Vault,
+    outbox: Outbox,
     session: ExamSession,
     registration: Registration,
     catalogue: rules.Catalogue,
     now: datetime,
-    first_delay: float = 0.0,
 ) -> dict[str, list[str]]:
     """After an amendment, for the certificates already released: new requests for newly
     qualified certificates, cancellations for those no longer qualified; the others (and
@@ -453,13 +450,7 @@ def reevaluate(
                 revision=revisions[outcome.certificate] + 1,
             )
             (request_id,) = issuance.create_requests(
-                db,
-                vault,
-                session=session,
-                catalogue=catalogue,
-                qualified=[new],
-                now=now,
-                first_delay=first_delay,
+                db, outbox=outbox, session=session, catalogue=catalogue, qualified=[new], now=now
             ).values()
             row.issuance_request_id = request_id
             changes["requested"].append(request_id)
@@ -467,11 +458,10 @@ def reevaluate(
             failed = ", ".join(f.section for f in outcome.failed_sections)
             issuance.cancel(
                 db,
-                vault,
+                outbox=outbox,
                 request=current,
                 reason=f"no longer qualified after an amendment (failed: {failed})",
                 now=now,
-                first_delay=first_delay,
             )
             row.issuance_request_id = None
             changes["cancelled"].append(current.id)

@@ -22,8 +22,8 @@ from app import rules
 from app.audit import service as audit
 from app.auth import Principal
 from app.catalogue import service as catalogue_service
-from app.crypto import Vault
 from app.db import bulk_insert, new_id, utcnow
+from app.delivery.outbox import Outbox
 from app.errors import Conflict, NotFound, ProblemItem, Unprocessable
 from app.results import finalisation
 from app.results.models import Result, ResultAmendment, SectionAbsence
@@ -169,12 +169,11 @@ def _check_amendment(section: rules.Section, result: Result, data: AmendmentIn) 
 def amend(
     *,
     db: Session,
-    vault: Vault,
+    outbox: Outbox,
     registration_id: str,
     section: str,
     principal: Principal,
     data: AmendmentIn,
-    first_delay: float = 0.0,
 ) -> ResultAmendment:
     """Correct a recorded result; after finalisation, re-evaluate the registration."""
     registration, session = registrations_service.get_for(
@@ -206,12 +205,11 @@ def amend(
     if session.status in ("finalised", "partially_finalised"):
         after["reevaluation"] = finalisation.reevaluate(
             db,
-            vault=vault,
+            outbox=outbox,
             session=session,
             registration=registration,
             catalogue=catalogue,
             now=now,
-            first_delay=first_delay,
         )
     audit.append(
         db,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Path, Query, Response
 
 from app import exports
 from app.auth import AdminOrCentre
-from app.deps import DatabaseDep, SettingsDep, VaultDep
+from app.deps import DatabaseDep, OutboxDep
 from app.errors import problem_responses
 from app.limits import batch_cap
 from app.pagination import Page, Paging
@@ -67,8 +67,7 @@ def amend_result(
     registration_id: IdPath,
     data: AmendmentIn,
     database: DatabaseDep,
-    vault: VaultDep,
-    settings: SettingsDep,
+    outbox: OutboxDep,
     principal: AdminOrCentre,
     section: Code = Path(),
 ) -> AmendmentOut:
@@ -78,12 +77,11 @@ def amend_result(
     with database.write() as db:
         amendment = recording.amend(
             db=db,
-            vault=vault,
+            outbox=outbox,
             registration_id=registration_id,
             section=section,
             principal=principal,
             data=data,
-            first_delay=settings.retry_schedule[0],
         )
         return amendment_out(section, amendment)
 
@@ -118,8 +116,7 @@ def mark_absent(
 def finalise_session(
     session_id: IdPath,
     database: DatabaseDep,
-    vault: VaultDep,
-    settings: SettingsDep,
+    outbox: OutboxDep,
     principal: AdminOrCentre,
     data: Annotated[FinaliseIn | None, Body()] = None,
 ) -> FinaliseSummary:
@@ -133,11 +130,10 @@ def finalise_session(
     with database.write() as db:
         return finalisation.finalise(
             db=db,
-            vault=vault,
+            outbox=outbox,
             session_id=session_id,
             principal=principal,
             certificates=data.certificates if data else None,
-            first_delay=settings.retry_schedule[0],
         )
 
 

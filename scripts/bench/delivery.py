@@ -174,7 +174,10 @@ async def bare_ceiling(url: str, receiver: Receiver, limit: int) -> float:
     with database.read() as db:
         endpoints = {e.department: e for e in service.endpoints(db, vault, utcnow())}
         rows = db.scalars(sa.select(Delivery).limit(limit)).all()
-        work = [(endpoints[d.department_code], d.id, outbox.body_of(vault, d)) for d in rows]
+        work = [
+            (endpoints[d.department_code], d.id, outbox.decrypt_body(vault, d.body_encrypted))
+            for d in rows
+        ]
     database.dispose()
     keys = {d: [Webhook(s) for s in e.secrets] for d, e in endpoints.items()}
     semaphore = asyncio.Semaphore(CONCURRENCY * len(DEPARTMENTS))

@@ -50,6 +50,10 @@ class Env:
             f"/v1/issuance-requests/{request_id}", headers=self.world.admin
         ).json()
 
+    def wait_idle(self) -> None:
+        """The worker looked at every department afresh and had nothing to send or record."""
+        assert self.client.app.state.worker.wait_idle(timeout=15)  # type: ignore[attr-defined]
+
     def statuses(self) -> list[str]:
         return sorted(r["status"] for r in self.requests())
 
@@ -182,7 +186,7 @@ def test_slow_but_successful_is_delivered_once(fresh_database_url: str, receiver
     with start_env(fresh_database_url, receiver, delivery_timeout=2.0) as env:
         qualify(env.client, env.world, [(adult(5 + i), ["MEM-LV"]) for i in range(5)])
         assert wait_until(lambda: env.statuses() == ["delivered"] * 5)
-        time.sleep(0.5)
+        env.wait_idle()
         assert sorted(receiver.ids("mem").values()) == [1] * 5
         assert receiver.overlaps == []
 
@@ -198,11 +202,11 @@ def test_410_switches_the_endpoint_off_until_an_admin_reactivates_it(env: Env) -
     )
     dept = env.client.get("/v1/departments/samr", headers=env.world.admin).json()
     assert "410" in dept["deactivated_reason"]
-    time.sleep(0.5)
+    env.wait_idle()
     assert len(env.receiver.calls_to("samr")) == 1 and env.statuses() == ["pending"]
     # a second request for the same department waits too, without being tried
     qualify(env.client, env.world, [(adult(12), ["SAMR-WELD"])])
-    time.sleep(0.5)
+    env.wait_idle()
     assert len(env.receiver.calls_to("samr")) == 1
 
     env.receiver.behaviours["samr"] = always(200)
@@ -271,7 +275,7 @@ def test_cancelled_before_delivery_sends_nothing_and_after_delivery_follows(
         assert standardwebhooks.Webhook(env.world.secrets["mohrss"]).verify(
             receiver.calls_to("mohrss")[1].body, receiver.calls_to("mohrss")[1].headers
         )
-        time.sleep(0.5)
+        env.wait_idle()
         # mem was never told (its only attempt failed): no cancellation goes there
         assert [json.loads(c.body)["type"] for c in receiver.calls_to("mem")] == [
             "issuance.requested"
@@ -305,7 +309,7 @@ def test_a_pull_only_department_lists_its_requests_and_a_url_set_later_delivers(
     urls = {d: receiver.url(d) for d in DEPARTMENTS if d != "mohurd"}
     with start_env(fresh_database_url, receiver, urls) as env:
         qualify(env.client, env.world, [(adult(17), ["MOHURD-ELEC"]), (adult(18), ["MOHURD-ELEC"])])
-        time.sleep(0.5)
+        env.wait_idle()
         pulled = env.client.get(
             "/v1/issuance-requests", headers=env.world.departments["mohurd"]
         ).json()["items"]
@@ -327,7 +331,7 @@ def test_a_pull_only_department_lists_its_requests_and_a_url_set_later_delivers(
             json={"webhook_url": receiver.url("mohurd")},
         )
         assert wait_until(lambda: len(receiver.calls_to("mohurd")) == 1)
-        time.sleep(0.5)
+        env.wait_idle()
         (call,) = receiver.calls_to("mohurd")
         assert json.loads(call.body)["data"]["request_id"] == pulled[1]["id"]
 
@@ -583,6 +587,6 @@ def test_a_cancellation_held_behind_a_failed_attempt_is_dropped(
             timeout=15,
         )
         assert [s for _, e, s in env.deliveries() if e == "issuance.requested"] == ["failed"]
-        time.sleep(0.5)
+        env.wait_idle()
         assert len(receiver.calls_to("mem")) == 1
         assert env.statuses() == ["cancelled"]

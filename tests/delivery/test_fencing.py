@@ -28,6 +28,7 @@ def test_a_taken_over_lease_fences_out_the_first_worker(
     qualify(client, world, [(adult(1), ["MEM-LV"])])
     database = Database(settings.database_url)
     vault = client.app.state.vault  # type: ignore[attr-defined]
+    outbox = client.app.state.outbox  # type: ignore[attr-defined]
     now = utcnow()
     with database.write() as db:
         (first,) = service.claim(
@@ -57,7 +58,12 @@ def test_a_taken_over_lease_fences_out_the_first_worker(
     with database.write() as db:  # A's late answer arrives
         service.release(db, [first])
         (stale,) = service.record(
-            db, [_attempt(first, "A", 200)], schedule=SCHEDULE, now=later, rng=random.Random()
+            db,
+            [_attempt(first, "A", 200)],
+            outbox=outbox,
+            schedule=SCHEDULE,
+            now=later,
+            rng=random.Random(),
         )
     assert stale.outcome == "superseded"
     with database.read() as db:
@@ -72,7 +78,12 @@ def test_a_taken_over_lease_fences_out_the_first_worker(
 
     with database.write() as db:
         (fresh,) = service.record(
-            db, [_attempt(second, "B", 200)], schedule=SCHEDULE, now=later, rng=random.Random()
+            db,
+            [_attempt(second, "B", 200)],
+            outbox=outbox,
+            schedule=SCHEDULE,
+            now=later,
+            rng=random.Random(),
         )
     assert fresh.outcome == "delivered"
     with database.read() as db:

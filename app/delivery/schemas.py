@@ -1,0 +1,30 @@
+"""What the outbox shows through the API: attempts, and the recover call."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from app.delivery.states import AttemptOutcome, EventType
+from app.schemas import StrictModel
+
+
+class AttemptOut(BaseModel):
+    attempt: int
+    event: EventType = Field(description="issuance.requested or issuance.cancelled")
+    webhook_id: str
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+    outcome: AttemptOutcome
+
+
+class RecoverIn(StrictModel):
+    since: AwareDatetime = Field(description="queue again the failed events created since then")
+
+
+class RecoverOut(BaseModel):
+    department: str
+    requeued: int
