@@ -361,8 +361,10 @@ def _run_import(kind: str, api_url: str, api_key: str, session_id: str, file: Pa
 
     from app.operator import importer
 
-    with file.open(encoding="utf-8-sig") as fh:
-        total = max(sum(1 for _ in fh) - 1, 0)
+    try:
+        total = importer.count_rows(file)
+    except importer.ImportFailed as exc:
+        _fail(f"import failed: {exc}", 2)
     run = importer.import_registrations if kind == "registrations" else importer.import_results
     columns = (
         TextColumn(f"importing {kind}"),
@@ -371,15 +373,13 @@ def _run_import(kind: str, api_url: str, api_key: str, session_id: str, file: Pa
         TimeElapsedColumn(),
     )
     try:
-        with Progress(*columns, console=console) as progress:
+        with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
             task = progress.add_task(kind, total=total)
             report = run(api_url, api_key, session_id, file, lambda n: progress.advance(task, n))
     except importer.ImportFailed as exc:
-        console.print(f"[red]import failed: {exc}[/red]")
-        raise typer.Exit(2) from None
+        _fail(f"import failed: {exc}", 2)
     except (OSError, ValueError) as exc:
-        console.print(f"[red]cannot import {file}: {exc}[/red]")
-        raise typer.Exit(2) from None
+        _fail(f"cannot import {file}: {exc}", 2)
     table = Table(title=f"{file.name}: {report.rows} rows")
     for column in (
         "created",
@@ -410,7 +410,10 @@ def _run_import(kind: str, api_url: str, api_key: str, session_id: str, file: Pa
 def import_registrations(
     session_id: str,
     file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, help="CSV: id_number,name,targets,held")
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="CSV (UTF-8 or GBK): id_number,name,targets,held"
+        ),
     ],
     api_url: ApiUrl = "http://127.0.0.1:8000",
     api_key: ApiKey = "",
@@ -429,7 +432,9 @@ def import_results(
     file: Annotated[
         Path,
         typer.Argument(
-            exists=True, dir_okay=False, help="CSV: registration_id,section,score,passed"
+            exists=True,
+            dir_okay=False,
+            help="CSV (UTF-8 or GBK): registration_id (or id_number,name),section,score,passed",
         ),
     ],
     api_url: ApiUrl = "http://127.0.0.1:8000",
