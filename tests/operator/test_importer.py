@@ -30,7 +30,7 @@ def _key(world: World) -> str:
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8") as fh:
+    with path.open(encoding="utf-8-sig") as fh:  # the reports are UTF-8 with BOM, for Excel
         return list(csv.DictReader(fh))
 
 
