@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
@@ -351,3 +352,36 @@ async def upload_catalogue(
             request, person, database, status=exc.status, problem=forms.problem_lines(exc)
         )
     return see_other(f"/console/admin/catalogue?version={version}")
+
+
+REFERENCE = Path(__file__).resolve().parents[1] / "catalogue" / "reference"
+
+
+@router.post("/admin/catalogue/reference", response_class=HTMLResponse)
+def load_reference(
+    request: Request, person: Person, database: DatabaseDep, vault: VaultDep
+) -> Response:
+    """Load the shipped reference (the four departments and the electrician/welder catalogue),
+    as ``oneexam catalogue load-reference`` does; new departments' secrets are shown once."""
+    principal = require_role(person, "admin")
+    departments = json.loads((REFERENCE / "departments.json").read_text(encoding="utf-8"))
+    document = json.loads((REFERENCE / "electrician-welder.json").read_text(encoding="utf-8"))
+    secrets: list[dict[str, str]] = []
+    try:
+        with database.write() as db:
+            known = {d.code for d in departments_service.list_departments(db=db, page=ALL)[0]}
+            for raw in departments:
+                data = DepartmentCreate.model_validate(raw)
+                if data.code not in known:
+                    _row, secret = departments_service.create(
+                        db=db, vault=vault, data=data, actor=principal.actor
+                    )
+                    secrets.append({"code": data.code, "value": secret})
+            row = catalogue_service.put(
+                db=db, document=CatalogueDocument.model_validate(document), actor=principal.actor
+            )
+    except AppError as exc:
+        return _catalogue(
+            request, person, database, status=exc.status, problem=forms.problem_lines(exc)
+        )
+    return _catalogue(request, person, database, row.version, secrets=secrets)

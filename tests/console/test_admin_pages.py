@@ -101,3 +101,15 @@ def test_a_catalogue_upload_lists_every_problem_and_a_good_one_is_stored(
     assert good.status_code == 303 and good.headers["location"].endswith("version=2")
     page = client.get(good.headers["location"])
     assert "特种作业操作证（低压电工作业）" in page.text
+
+
+def test_an_admin_starts_from_nothing_with_the_reference_catalogue(
+    client: TestClient, settings: Settings
+) -> None:
+    csrf = _admin(client, settings)
+    assert "尚无考核目录" in client.get("/console/admin/catalogue").text
+    r = client.post("/console/admin/catalogue/reference", data={"csrf_token": csrf})
+    assert r.status_code == 200 and r.text.count("whsec_") == 4
+    assert "特种作业操作证（低压电工作业）" in r.text
+    again = client.post("/console/admin/catalogue/reference", data={"csrf_token": csrf})
+    assert again.status_code == 200 and "whsec_" not in again.text and "版本 2" in again.text
