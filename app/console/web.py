@@ -110,6 +110,8 @@ class ConsoleRoute(APIRoute):
             try:
                 return await handler(request)
             except SignInRequired:
+                if request.headers.get("hx-request"):  # htmx follows this to the sign-in page
+                    return Response(status_code=200, headers={"HX-Redirect": "/console/sign-in"})
                 if request.method == "GET":
                     target = request.url.path + (
                         f"?{request.url.query}" if request.url.query else ""

@@ -208,3 +208,10 @@ def test_users_commands(fresh_database_url: str, world: World, client: TestClien
     reset = oneexam("reset-password", "zhao.lei", "--password-stdin", password="a new password 2\n")
     assert reset.returncode == 0, reset.stderr
     assert sign_in(client, "zhao.lei", "a new password 2").status_code == 303
+
+
+def test_an_htmx_request_after_the_session_ended_goes_to_the_sign_in_page(
+    client: TestClient, world: World, settings: Settings
+) -> None:
+    r = client.post("/console/sessions/ses_x/results", headers={"HX-Request": "true"}, data={})
+    assert r.status_code == 200 and r.headers["hx-redirect"] == "/console/sign-in"
