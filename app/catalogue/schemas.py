@@ -21,6 +21,13 @@ class RequirementDoc(StrictModel):
     pass_score: Score | None = Field(None, description="absent for pass_fail sections")
 
 
+class ResitDoc(StrictModel):
+    carry_days: int = Field(
+        ..., ge=1, le=3650, description="passed sections count again for this many days"
+    )
+    max_resits: int = Field(..., ge=1, le=10, description="in at most this many later sittings")
+
+
 class CertificateDoc(StrictModel):
     code: Code
     department: Code
@@ -32,6 +39,9 @@ class CertificateDoc(StrictModel):
     max_age: int | None = Field(None, ge=0, le=150)
     requirements: list[RequirementDoc] = Field(..., max_length=100)
     prerequisites_any_of: list[Code] = Field(default_factory=list, max_length=100)
+    resit: ResitDoc | None = Field(
+        None, description="resits (补考): passed sections carried to later sittings; null: none"
+    )
 
 
 class RecognitionDoc(StrictModel):

@@ -53,6 +53,12 @@ def requested_data(
             entry["passed"] = result.passed if result and section.code not in exempt else None
         entry["pass_score"] = _number(requirement.pass_score)
         entry["exempted"] = section.code in exempt
+        if result is not None and result.carried_from is not None:
+            basis = result.carried_from
+            entry["carried_from"] = {
+                "registration_id": basis.registration_id,
+                "exam_date": basis.exam_date.isoformat(),
+            }
         sections.append(entry)
     return {
         "request_id": request_id,

@@ -208,7 +208,9 @@ def _evaluate_all(release: Release) -> tuple[list[dict[str, Any]], list[issuance
         for outcome in outcomes:
             outcome_rows.append(_outcome_row(release, registration.id, outcome))
             if sitter is not None and outcome.qualified:
-                qualified.append(issuance.Qualified(sitter, plan.target(outcome.certificate), mine))
+                code = outcome.certificate
+                results = rules.target_results(plan, code, mine)
+                qualified.append(issuance.Qualified(sitter, plan.target(code), results))
     return outcome_rows, qualified
 
 
@@ -446,7 +448,7 @@ def reevaluate(
             new = issuance.Qualified(
                 sitter,
                 plan.target(outcome.certificate),
-                mine,
+                rules.target_results(plan, outcome.certificate, mine),
                 revision=revisions[outcome.certificate] + 1,
             )
             (request_id,) = issuance.create_requests(

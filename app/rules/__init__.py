@@ -3,12 +3,14 @@
 Routers and services load data, call these functions, and persist what they return.
 """
 
+from app.rules.carried import Carried, CarryBasis, carried_from_dict, carried_to_dict
 from app.rules.catalogue import (
     Catalogue,
     Certificate,
     Equivalence,
     Recognition,
     Requirement,
+    Resit,
     Section,
     catalogue_problems,
 )
@@ -19,6 +21,7 @@ from app.rules.evaluation import (
     evaluate,
     missing_results,
     result_problem,
+    target_results,
 )
 from app.rules.idnumber import (
     InvalidIdNumber,
@@ -39,6 +42,7 @@ from app.rules.planning import (
     plan_from_dict,
     plan_to_dict,
 )
+from app.rules.resits import EarlierSitting, apply_carried, carried_sections
 from app.rules.results import (
     BatchCheck,
     ResultRow,
@@ -51,8 +55,11 @@ from app.rules.results import (
 __all__ = [
     "Basis",
     "BatchCheck",
+    "Carried",
+    "CarryBasis",
     "Catalogue",
     "Certificate",
+    "EarlierSitting",
     "Equivalence",
     "Exemption",
     "HeldCertificate",
@@ -62,6 +69,7 @@ __all__ = [
     "Plan",
     "Recognition",
     "Requirement",
+    "Resit",
     "ResultRow",
     "RowProblem",
     "Section",
@@ -71,7 +79,11 @@ __all__ = [
     "StoredValue",
     "TargetPlan",
     "age_on",
+    "apply_carried",
     "birth_date_of",
+    "carried_from_dict",
+    "carried_sections",
+    "carried_to_dict",
     "catalogue_problems",
     "check_result_batch",
     "evaluate",
@@ -83,4 +95,5 @@ __all__ = [
     "plan_from_dict",
     "plan_to_dict",
     "result_problem",
+    "target_results",
 ]

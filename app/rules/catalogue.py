@@ -33,6 +33,14 @@ class Requirement:
 
 
 @dataclass(frozen=True, slots=True)
+class Resit:
+    """How long passed sections carry to a later sitting, and for how many (rule 7)."""
+
+    carry_days: int
+    max_resits: int
+
+
+@dataclass(frozen=True, slots=True)
 class Certificate:
     code: str
     department: str
@@ -44,6 +52,7 @@ class Certificate:
     max_age: int | None = None
     requirements: tuple[Requirement, ...] = ()
     prerequisites_any_of: tuple[str, ...] = ()
+    resit: Resit | None = None
     _pass_scores: Mapping[str, Decimal | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -144,6 +153,9 @@ class Catalogue:
                     for r in c.get("requirements", [])
                 ),
                 prerequisites_any_of=tuple(c.get("prerequisites_any_of") or ()),
+                resit=Resit(c["resit"]["carry_days"], c["resit"]["max_resits"])
+                if c.get("resit")
+                else None,
             )
             for c in document.get("certificates", [])
         }

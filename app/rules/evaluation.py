@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from app.results.states import OutcomeStatus
+from app.rules.carried import CarryBasis
 from app.rules.catalogue import Catalogue, Certificate, Section
 from app.rules.planning import Exemption, Plan, TargetPlan
 
@@ -21,6 +22,8 @@ class SectionResult:
     section: str
     score: Decimal | None = None
     passed: bool | None = None
+    carried_from: CarryBasis | None = None
+    """Set when the result was carried from an earlier sitting (rule 7)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +94,9 @@ def _evaluate_target(
             certificate.code, certificate.department, OutcomeStatus.ABSENT, (), target.exemptions
         )
     failures = []
-    for section in target.required_sections:
+    for section in target.required_sections + tuple(
+        s for s in results if s not in target.required_sections and results[s].carried_from
+    ):
         pass_score = certificate.pass_score(section)
         result = results.get(section)
         if result is None:
@@ -126,8 +131,20 @@ def evaluate(
         if certificates is not None and target.certificate not in certificates:
             continue
         certificate = catalogue.certificates[target.certificate]
-        outcomes.append(_evaluate_target(certificate, target, results, absent_from, absent))
+        mine = target_results(plan, target.certificate, results)
+        outcomes.append(_evaluate_target(certificate, target, mine, absent_from, absent))
     return tuple(outcomes)
+
+
+def target_results(
+    plan: Plan, certificate: str, results: Mapping[str, SectionResult]
+) -> dict[str, SectionResult]:
+    """The results one target is judged on: this sitting's, and those it carried (rule 7)."""
+    mine = dict(results)
+    for c in plan.carried:
+        if c.target == certificate:
+            mine[c.section] = SectionResult(c.section, c.score, c.passed, carried_from=c.basis)
+    return mine
 
 
 def missing_results(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from app.rules.carried import Carried, carried_from_dict, carried_to_dict
 from app.rules.catalogue import Catalogue
 from app.rules.idnumber import age_on
 
@@ -70,6 +71,8 @@ class Plan:
     ignored_held: tuple[IgnoredHeld, ...]
     counted_as_held: tuple[str, ...]
     """Every certificate code held or counted as held (H* of rule 2), in catalogue order."""
+    carried: tuple[Carried, ...] = ()
+    """Sections carried from an earlier sitting (rule 7), set by ``rules.resits.apply_carried``."""
 
     @property
     def eligible(self) -> bool:
@@ -254,6 +257,7 @@ def plan_to_dict(p: Plan) -> dict[str, Any]:
             for i in p.ignored_held
         ],
         "counted_as_held": list(p.counted_as_held),
+        "carried": [carried_to_dict(c) for c in p.carried],
     }
 
 
@@ -282,4 +286,5 @@ def plan_from_dict(d: Mapping[str, Any]) -> Plan:
             for i in d["ignored_held"]
         ),
         counted_as_held=tuple(d["counted_as_held"]),
+        carried=tuple(carried_from_dict(c) for c in d.get("carried", ())),
     )

@@ -27,11 +27,13 @@ from app.crypto import Vault
 from app.db import bulk_insert, new_id, utcnow
 from app.errors import AppError, Conflict, NotFound, ProblemItem, Unprocessable, validation_items
 from app.pagination import PageParams, fetch_page
+from app.results import resits
 from app.sessions import service as sessions_service
 from app.sessions.models import ExamSession, Registration
 from app.sessions.schemas import (
     BasisOut,
     CandidateOut,
+    CarriedOut,
     ExemptionOut,
     HeldIn,
     HeldOut,
@@ -89,6 +91,9 @@ def register(
     verified = candidates_service.verified_held(
         db=db, candidate_ids=[p.id for p in people.values()]
     )
+    history = resits.history_of(
+        db, candidate_ids=[p.id for p in people.values()], certificates=session.certificates
+    )
 
     accepted: list[tuple[int, RegistrationCreate, rules.Plan, list[HeldOut]]] = []
     seats_left = session.capacity - session.seats_taken
@@ -100,9 +105,8 @@ def register(
             existing = already.get(person.id) if person is not None else None
             outcomes[i] = RowOutcome(i, 409, problem=AlreadyRegistered(existing))
             continue
-        plan, held = _plan_for(
-            catalogue, session, row, verified.get(person.id, []) if person else []
-        )
+        known = person.id if person else ""
+        plan, held = _plan_for(catalogue, session, row, verified.get(known, []), history.get(known))
         refusal = _ineligibility(session, row, plan)
         if refusal is not None:
             outcomes[i] = RowOutcome(i, 422, problem=refusal)
@@ -164,11 +168,13 @@ def _plan_for(
     session: ExamSession,
     row: RegistrationCreate,
     verified: Sequence[rules.HeldCertificate],
+    history: list[rules.EarlierSitting] | None = None,
 ) -> tuple[rules.Plan, list[HeldOut]]:
     held = held_certificates(row.held, verified)
     birth_date = rules.birth_date_of(row.candidate.id_number)
     targets = [t for t in row.targets if t in catalogue.certificates]
     plan = rules.plan(catalogue, targets, held, birth_date, session.exam_date)
+    plan = resits.with_carried(catalogue, plan, history or [])
     held_out = [
         HeldOut(
             certificate=h.certificate,
@@ -320,6 +326,7 @@ def _out(
             for e in plan["exemptions"]
         ],
         ignored_held=[IgnoredHeldOut.model_validate(x) for x in plan["ignored_held"]],
+        carried=[CarriedOut.model_validate(c) for c in plan.get("carried", [])],
         status=status,
         created_at=created_at,
     )
@@ -379,7 +386,7 @@ def plan_only(
     unknown = catalogue_service.certificate_problems(catalogue, certificates, "/certificates")
     if unknown:
         raise Unprocessable("Unknown certificates.", errors=unknown)
-    birth_date, verified = None, []
+    birth_date, verified, history = None, [], []
     if id_number:
         birth_date = rules.birth_date_of(id_number)
         people = candidates_service.find_by_index(
@@ -390,6 +397,10 @@ def plan_only(
             verified = candidates_service.verified_held(db=db, candidate_ids=[person.id]).get(
                 person.id, []
             )
+            history = resits.history_of(
+                db, candidate_ids=[person.id], certificates=certificates
+            ).get(person.id, [])
     plan = rules.plan(catalogue, certificates, held_certificates(held, verified), birth_date, on)
+    plan = resits.with_carried(catalogue, plan, history)
     assert catalogue.version is not None
     return plan, catalogue.version

@@ -16,6 +16,7 @@ from app.sessions.schemas import (
     MAX_REGISTRATION_BATCH,
     BatchItem,
     BatchOut,
+    CarriedOut,
     ExemptionOut,
     IgnoredHeldOut,
     PlanOut,
@@ -213,4 +214,5 @@ def plan_out(plan, version: int) -> PlanOut:  # type: ignore[no-untyped-def]
         exemptions=[ExemptionOut.model_validate(e) for e in d["exemptions"]],
         ignored_held=[IgnoredHeldOut.model_validate(i) for i in d["ignored_held"]],
         targets=[TargetOut.model_validate(t) for t in d["targets"]],
+        carried=[CarriedOut.model_validate(c) for c in d["carried"]],
     )

@@ -147,6 +147,21 @@ class HeldOut(BaseModel):
     verified: bool = Field(description="issued through oneexam, rather than declared")
 
 
+class CarryBasisOut(BaseModel):
+    registration_id: str
+    exam_date: date
+
+
+class CarriedOut(BaseModel):
+    """A section carried from an earlier sitting (resits, §11): not sat again for ``target``."""
+
+    target: str
+    section: str
+    score: Score | None = None
+    passed: bool | None = None
+    basis: CarryBasisOut
+
+
 class RegistrationOut(BaseModel):
     id: str
     session_id: str
@@ -156,6 +171,9 @@ class RegistrationOut(BaseModel):
     required_sections: list[str]
     exemptions: list[ExemptionOut]
     ignored_held: list[IgnoredHeldOut]
+    carried: list[CarriedOut] = Field(
+        default_factory=list, description="sections carried from an earlier sitting"
+    )
     status: Literal["registered", "absent"]
     created_at: datetime
 
@@ -197,3 +215,6 @@ class PlanOut(BaseModel):
     exemptions: list[ExemptionOut]
     ignored_held: list[IgnoredHeldOut]
     targets: list[TargetOut]
+    carried: list[CarriedOut] = Field(
+        default_factory=list, description="sections carried from an earlier sitting"
+    )

@@ -8,16 +8,12 @@ section is ``absent`` for the certificates needing it and evaluated for the rest
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from app.db import create_db_engine
-from app.main import create_app
-from tests.conftest import make_settings
 from tests.receiver import Receiver, wait_until
 from tests.support import (
     ELEC3,
@@ -25,7 +21,6 @@ from tests.support import (
     World,
     adult,
     assert_problem,
-    build_world,
     electrician_results,
     passing_results,
     post_all_at_once,
@@ -55,17 +50,6 @@ def outcomes(client: TestClient, world: World, session_id: str) -> dict[str, str
 def release(client: TestClient, world: World, session_id: str, *certificates: str):  # type: ignore[no-untyped-def]
     body = {"certificates": list(certificates)} if certificates else None
     return client.post(f"/v1/sessions/{session_id}/finalise", headers=world.centre_a, json=body)
-
-
-@pytest.fixture
-def delivering(fresh_database_url: str) -> Iterator[tuple[TestClient, World, Receiver]]:
-    """The app with its delivery worker running and every department's webhook received."""
-    with Receiver() as receiver:
-        settings = make_settings(fresh_database_url, worker="embedded")
-        with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-            departments = ["mem", "mohurd", "mohrss", "samr"]
-            world = build_world(client, {d: receiver.url(d) for d in departments})
-            yield client, world, receiver
 
 
 def test_a_welder_session_released_for_mohrss_first_and_samr_weeks_later(
