@@ -19,9 +19,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from rich.console import Console
@@ -34,7 +35,11 @@ from app.rules.idnumber import check_character  # noqa: E402
 
 REFERENCE = ROOT / "app" / "catalogue" / "reference"
 ONEEXAM = [sys.executable, "-m", "app.cli"]
-EXAM_DAY = date.today() + timedelta(days=14)
+ZONE = "Asia/Shanghai"
+LEAD = timedelta(seconds=10)
+"""How far ahead the sessions start: registration closes then, results open then."""
+STARTS_AT = datetime.now(UTC) + LEAD
+EXAM_DAY = STARTS_AT.astimezone(ZoneInfo(ZONE)).date()
 REJECT_SHARE = 0.1
 console = Console(width=110)
 failures: list[str] = []
@@ -51,6 +56,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_for_start(starts_at: datetime) -> None:
+    """Results and absences are taken from the start of the sitting on: wait for it."""
+    console.print(
+        f"waiting for the sessions to start at {starts_at.astimezone(ZoneInfo(ZONE)):%H:%M:%S}"
+    )
+    deadline = time.monotonic() + (starts_at - datetime.now(UTC)).total_seconds() + 30
+    while datetime.now(UTC) <= starts_at:
+        if time.monotonic() > deadline:
+            raise SystemExit("the clock did not reach the start of the sessions")
+        time.sleep(0.1)
 
 
 def person(rng: random.Random, n: int, age: int | None = None) -> str:
@@ -311,11 +328,16 @@ def run(demo: Demo, rng: random.Random) -> None:
         "Authorization": f"Bearer {demo.call('POST', '/v1/api-keys', demo.admin, json={'role': 'centre', 'subject': 'BJ01'})['key']}"
     }
 
+    global STARTS_AT, EXAM_DAY
+    STARTS_AT = datetime.now(UTC).replace(microsecond=0) + LEAD
+    EXAM_DAY = STARTS_AT.astimezone(ZoneInfo(ZONE)).date()
+
     def schedule(certificates: list[str]) -> dict[str, Any]:
+        local = STARTS_AT.astimezone(ZoneInfo(ZONE))
         body = {
             "certificates": certificates,
-            "starts_at": f"{EXAM_DAY}T08:30:00+08:00",
-            "ends_at": f"{EXAM_DAY}T17:30:00+08:00",
+            "starts_at": local.isoformat(),
+            "ends_at": (local + timedelta(hours=9)).isoformat(),
             "capacity": 150,
             "venue": "实操考场",
         }
@@ -363,6 +385,7 @@ def run(demo: Demo, rng: random.Random) -> None:
         f"{exempt} registrations with exemptions; {ignored} with an expired certificate ignored",
     )
 
+    wait_for_start(STARTS_AT)
     absent = [rid for rid, r in registrations.items() if r["person"]["kind"] == "welder, new"][:2]
     for rid in absent:
         demo.call("POST", f"/v1/registrations/{rid}/absence", centre)

@@ -13,8 +13,10 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+from app import clock
 from app.errors import PROBLEM_JSON
 from app.rules.idnumber import check_character
+from tests.receiver import wait_until
 
 ADMIN_KEY = "oek_test-admin-key-0123456789abcdefghijklmnop"
 TEST_PII_KEY = "dGVzdC1vbmx5LXBpaS1rZXktMDEyMzQ1Njc4OWFiY2Q="
@@ -152,12 +154,22 @@ def passing_results(
 
 
 def qualify(
-    client: Any, world: World, people: list[tuple[str, list[str]]], capacity: int | None = None
+    client: Any,
+    world: World,
+    people: list[tuple[str, list[str]]],
+    capacity: int | None = None,
+    *,
+    clock: ExamClock | RealTime,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """Schedule a session, register these (id number, targets), pass them all, finalise."""
+    """Schedule a session, register these (id number, targets), let it start on ``clock``, pass
+    them all, finalise."""
     certificates = sorted({t for _, targets in people for t in targets})
     s = schedule_session(
-        client, world.centre_a, certificates, capacity=capacity or max(len(people), 1)
+        client,
+        world.centre_a,
+        certificates,
+        capacity=capacity or max(len(people), 1),
+        **clock.session_times(len(people)),
     )
     regs: list[dict[str, Any]] = []
     for i in range(0, len(people), 1000):
@@ -170,6 +182,7 @@ def qualify(
         assert r.status_code == 200, r.text
         assert r.json()["created"] == len(rows), r.json()["items"][:3]
         regs += [item["registration"] for item in r.json()["items"]]
+    clock.start_of(s)
     results = passing_results(regs)
     for i in range(0, len(results), 5000):
         r = client.post(
@@ -279,8 +292,8 @@ class ExamClock:
     """The test's clock (``exam_clock`` fixture): real time until a test moves it.
 
     It moves every thread of this process (the TestClient app, a ``live`` server, the embedded
-    worker); a spawned ``oneexam`` process keeps real time, so such tests schedule a session a
-    few seconds ahead and wait for its start instead.
+    worker); a spawned ``oneexam`` process keeps real time, so such tests use ``REAL_TIME``
+    instead: a session a few seconds ahead, and a wait for its start.
     """
 
     def __init__(self, traveller: Any) -> None:
@@ -295,3 +308,38 @@ class ExamClock:
     def start_of(self, session: dict[str, Any], after: timedelta = timedelta(seconds=1)) -> None:
         """Move to just after ``session`` starts: results, absences and finalisation open."""
         self.move_to(datetime.fromisoformat(session["starts_at"]) + after)
+
+    def session_times(self, registrations: int = 0) -> dict[str, str]:
+        """09:00 to 17:00 Beijing time on the exam day, or on the first day after it whose
+        09:00 is still ahead of this clock (a second session in one test)."""
+        day = EXAM_DAY
+        while datetime.fromisoformat(f"{day.isoformat()}T09:00:00+08:00") <= clock.now():
+            day += timedelta(days=1)
+        return {
+            "starts_at": f"{day.isoformat()}T09:00:00+08:00",
+            "ends_at": f"{day.isoformat()}T17:00:00+08:00",
+        }
+
+
+class RealTime:
+    """Real time, for sessions that a spawned ``oneexam`` process must see as started.
+
+    A session starts a few seconds from now (more for big registrations, which must all be in
+    before it starts); ``start_of`` waits until the clock has passed its start.
+    """
+
+    def session_times(self, registrations: int = 0) -> dict[str, str]:
+        lead = timedelta(seconds=3 + registrations / 200)
+        starts = clock.now() + lead
+        return {
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(hours=8)).isoformat(),
+        }
+
+    def start_of(self, session: dict[str, Any]) -> None:
+        starts = datetime.fromisoformat(session["starts_at"])
+        timeout = (starts - clock.now()).total_seconds() + 30
+        assert wait_until(lambda: clock.now() > starts, timeout=timeout, interval=0.02)
+
+
+REAL_TIME = RealTime()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support import World, adult, qualify
+from tests.support import ExamClock, World, adult, qualify
 
 pytestmark = pytest.mark.slow
 
@@ -33,11 +33,14 @@ def test_fuzzing_the_live_api_finds_no_server_error_and_no_schema_violation(
     world: World,
     client: TestClient,
     live,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    exam_clock: ExamClock,  # type: ignore[no-untyped-def]
 ) -> None:
     # Real identifiers for the path parameters, so that fuzzed bodies reach the handlers behind
     # the lookups instead of stopping at 404.
-    session_id, (reg,) = qualify(client, world, [(adult(1), ["MEM-LV", "MOHRSS-ELEC-L5"])])
+    session_id, (reg,) = qualify(
+        client, world, [(adult(1), ["MEM-LV", "MOHRSS-ELEC-L5"])], clock=exam_clock
+    )
     request_id = client.get("/v1/issuance-requests", headers=world.admin).json()["items"][0]["id"]
     spare_key = client.post("/v1/api-keys", headers=world.admin, json={"role": "admin"}).json()[
         "id"

@@ -13,7 +13,7 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
-from tests.support import World, adult, bearer, qualify, reference_catalogue
+from tests.support import ExamClock, World, adult, bearer, qualify, reference_catalogue
 
 PRINCIPALS = ("none", "revoked", "other_centre", "other_dept", "own_dept", "own_centre", "admin")
 OK = "ok"
@@ -178,9 +178,9 @@ def principals(world: World, client: TestClient) -> dict[str, dict[str, str]]:
 
 
 def test_every_route_answers_every_principal_as_the_matrix_says(
-    world: World, client: TestClient, principals: dict[str, dict[str, str]]
+    world: World, client: TestClient, principals: dict[str, dict[str, str]], exam_clock: ExamClock
 ) -> None:
-    session_id, (registration,) = qualify(client, world, [(adult(1), ["MEM-LV"])])
+    session_id, (registration,) = qualify(client, world, [(adult(1), ["MEM-LV"])], clock=exam_clock)
     (request,) = client.get("/v1/issuance-requests", headers=world.admin).json()["items"]
     spare = client.post("/v1/api-keys", headers=world.admin, json={"role": "admin"}).json()["id"]
     ids = {

@@ -22,6 +22,7 @@ from tests.conftest import make_settings
 from tests.receiver import Receiver, wait_until
 from tests.support import (
     ADMIN_KEY,
+    ExamClock,
     adult,
     assert_problem,
     build_world,
@@ -64,7 +65,7 @@ def captured_logs() -> io.StringIO:
 
 
 def test_after_a_full_flow_no_id_number_key_or_secret_is_stored_or_logged(
-    fresh_database_url: str, captured_logs: io.StringIO
+    fresh_database_url: str, captured_logs: io.StringIO, exam_clock: ExamClock
 ) -> None:
     people = [(adult(i), ["MEM-LV", "MOHURD-ELEC"]) for i in range(1, 6)] + [
         ("11010519491231002x", ["MOHRSS-ELEC-L5"])
@@ -74,7 +75,7 @@ def test_after_a_full_flow_no_id_number_key_or_secret_is_stored_or_logged(
         settings = make_settings(fresh_database_url, worker="embedded")
         with TestClient(create_app(settings), raise_server_exceptions=False) as client:
             world = build_world(client, {d: receiver.url(d) for d in DEPARTMENTS})
-            _, regs = qualify(client, world, people)
+            _, regs = qualify(client, world, people, clock=exam_clock)
             assert wait_until(lambda: len(receiver.calls) == 11)
             mem = client.get("/v1/issuance-requests", headers=world.departments["mem"]).json()[
                 "items"

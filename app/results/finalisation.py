@@ -334,12 +334,14 @@ def _mark_released(
 
 
 def require_open(session: ExamSession, doing: str) -> None:
-    """Results, absences and releases are taken until every certificate is released."""
+    """Results, absences and releases are taken from ``starts_at`` on, until every certificate
+    is released."""
     if session.status not in ("scheduled", "partially_finalised"):
         raise Conflict(
             f"The session is {session.status}; {doing} is possible only while it is "
             "scheduled or partially finalised."
         )
+    sessions_service.require_started(session, doing)
 
 
 def _stored_tally_rows(

@@ -25,10 +25,11 @@ from app.candidates.models import Candidate
 from app.catalogue import service as catalogue_service
 from app.crypto import Vault
 from app.db import bulk_insert, new_id, utcnow
-from app.errors import AppError, Conflict, NotFound, ProblemItem, Unprocessable, validation_items
+from app.errors import AppError, NotFound, ProblemItem, Unprocessable, validation_items
 from app.pagination import PageParams, fetch_page
 from app.results import resits
 from app.sessions import service as sessions_service
+from app.sessions.exceptions import AlreadyRegistered, SessionFull
 from app.sessions.models import ExamSession, Registration
 from app.sessions.schemas import (
     BasisOut,
@@ -76,9 +77,9 @@ def register(
             )
             outcomes[i] = RowOutcome(i, 422, problem=problem)
 
-    if session.status != "scheduled":
-        problem = SessionClosed(f"The session is {session.status}; it takes no registrations.")
-        outcomes.update({i: RowOutcome(i, 409, problem=problem) for i in parsed})
+    closed = sessions_service.registration_closed(session)
+    if closed is not None:
+        outcomes.update({i: RowOutcome(i, 409, problem=closed) for i in parsed})
         return [outcomes[i] for i in range(len(rows))]
 
     catalogue = catalogue_service.load(db=db, version=session.catalogue_version)
@@ -134,24 +135,6 @@ def _registered_here(db: Session, session_id: str, candidate_ids: list[str]) -> 
         Registration.session_id == session_id, Registration.candidate_id.in_(candidate_ids)
     )
     return {candidate: registration for candidate, registration in db.execute(stmt)}
-
-
-class AlreadyRegistered(Conflict):
-    slug = "already-registered"
-
-    def __init__(self, registration_id: str | None) -> None:
-        super().__init__(
-            "The candidate is already registered in this session.",
-            extra={"registration_id": registration_id} if registration_id else None,
-        )
-
-
-class SessionFull(Conflict):
-    slug = "session-full"
-
-
-class SessionClosed(Conflict):
-    slug = "session-closed"
 
 
 def held_certificates(

@@ -7,14 +7,15 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app import rules
+from app import clock, rules
 from app.audit import service as audit
 from app.auth import Principal
 from app.catalogue import service as catalogue_service
 from app.centres.models import Centre
 from app.db import new_id, utcnow
-from app.errors import Conflict, Forbidden, NotFound, ProblemItem, Unprocessable
+from app.errors import AppError, Conflict, Forbidden, NotFound, ProblemItem, Unprocessable
 from app.pagination import PageParams, fetch_page
+from app.sessions.exceptions import SessionClosed, SessionNotStarted, SessionStarted
 from app.sessions.models import ExamSession
 from app.sessions.schemas import SectionInfo, SessionCreate, SessionOut
 
@@ -120,6 +121,35 @@ def require_scheduled(session: ExamSession, doing: str) -> None:
     if session.status != "scheduled":
         raise Conflict(
             f"The session is {session.status}; {doing} is possible only while it is scheduled."
+        )
+
+
+def has_started(session: ExamSession) -> bool:
+    """Whether ``starts_at`` has come (the one clock decides)."""
+    return clock.now() >= session.starts_at
+
+
+def registration_closed(session: ExamSession) -> AppError | None:
+    """Why this session takes no registration, change or withdrawal now; None while it does.
+
+    Registration closes at ``starts_at``: from then on, the people in the room are the ones the
+    results and the certificates are for.
+    """
+    if session.status != "scheduled":
+        return SessionClosed(f"The session is {session.status}; it takes no registrations.")
+    if has_started(session):
+        return SessionStarted(
+            f"The session started at {session.starts_at.isoformat()}; registration is closed."
+        )
+    return None
+
+
+def require_started(session: ExamSession, doing: str) -> None:
+    """Results, absences and finalisation open at ``starts_at``."""
+    if not has_started(session):
+        raise SessionNotStarted(
+            f"The session starts at {session.starts_at.isoformat()}; "
+            f"{doing} is possible only from then on."
         )
 
 

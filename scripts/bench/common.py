@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,23 @@ ADMIN_KEY = "oek_bench-admin-key-000000000000000000000000"
 PII_KEY = "YmVuY2gtb25seS1waWkta2V5LTAxMjM0NTY3ODlhYmM="
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 REFERENCE = ROOT / "app" / "catalogue" / "reference"
+
+
+def starting_soon(registrations: int) -> dict[str, str]:
+    """``starts_at``/``ends_at`` of a session starting a few seconds from now, late enough for
+    ``registrations`` candidates to be registered first (registration closes at the start)."""
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5 + registrations / 500)
+    return {"starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=8)).isoformat()}
+
+
+def wait_for_start(session: dict[str, Any]) -> None:
+    """Results and finalisation open at ``starts_at``: wait until the clock has passed it."""
+    starts = datetime.fromisoformat(session["starts_at"])
+    deadline = time.monotonic() + (starts - datetime.now(UTC)).total_seconds() + 30
+    while datetime.now(UTC) <= starts:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the clock did not reach the start of the session")
+        time.sleep(0.05)
 
 
 def headers(key: str) -> dict[str, str]:

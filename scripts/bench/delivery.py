@@ -33,6 +33,8 @@ from common import (
     running_server,
     server_env,
     setup_world,
+    starting_soon,
+    wait_for_start,
 )
 
 DEPARTMENTS = ("mem", "mohurd", "samr", "mohrss")
@@ -72,13 +74,9 @@ def build_backlog(url: str, receiver: Receiver, candidates: int) -> None:
     the requests wait in the outbox (the server runs with its worker off)."""
     with running_server(url) as base, httpx.Client(base_url=base, timeout=600) as http:
         key = setup_world(http, {d: receiver.url(d) for d in DEPARTMENTS})["centre_key"]
-        body = {
-            "certificates": TARGETS,
-            "starts_at": "2026-12-15T09:00:00+08:00",
-            "ends_at": "2026-12-15T17:00:00+08:00",
-            "capacity": candidates,
-        }
-        session = http.post("/v1/sessions", headers=headers(key), json=body).json()["id"]
+        body = {"certificates": TARGETS, **starting_soon(candidates), "capacity": candidates}
+        scheduled = http.post("/v1/sessions", headers=headers(key), json=body).json()
+        session = scheduled["id"]
         rows: list[dict] = []  # type: ignore[type-arg]
         for start in range(0, candidates, 1000):
             batch = [
@@ -100,6 +98,7 @@ def build_backlog(url: str, receiver: Receiver, candidates: int) -> None:
                         else {"score": 95}
                     )
                     rows.append({"registration_id": reg["id"], "section": section, **value})
+        wait_for_start(scheduled)
         for i in range(0, len(rows), 5000):
             http.post(
                 f"/v1/sessions/{session}/results",

@@ -23,7 +23,9 @@ from common import (
     id_number,
     running_server,
     setup_world,
+    starting_soon,
     statements_per_request,
+    wait_for_start,
 )
 
 ROUTE = "/v1/sessions/{session_id}/results"
@@ -31,13 +33,9 @@ TARGETS = ["MEM-LV", "MOHURD-ELEC", "MOHRSS-ELEC-L5"]
 
 
 def prepare(http: httpx.Client, key: str, candidates: int, offset: int) -> tuple[str, list[dict]]:  # type: ignore[type-arg]
-    body = {
-        "certificates": TARGETS,
-        "starts_at": "2026-12-15T09:00:00+08:00",
-        "ends_at": "2026-12-15T17:00:00+08:00",
-        "capacity": candidates,
-    }
-    session = http.post("/v1/sessions", headers=headers(key), json=body).json()["id"]
+    body = {"certificates": TARGETS, **starting_soon(candidates), "capacity": candidates}
+    scheduled = http.post("/v1/sessions", headers=headers(key), json=body).json()
+    session = scheduled["id"]
     rows = []
     for start in range(0, candidates, 1000):
         batch = [
@@ -62,6 +60,7 @@ def prepare(http: httpx.Client, key: str, candidates: int, offset: int) -> tuple
                 {"registration_id": reg, "section": "ELEC-PRACTICAL", "score": 60 + n % 40},
                 {"registration_id": reg, "section": "BUILD-SAFETY", "score": 65 + n % 35},
             ]
+    wait_for_start(scheduled)
     return session, rows
 
 

@@ -14,6 +14,7 @@ from app.db import create_db_engine
 from tests.support import (
     ELEC3,
     TEST_PII_KEY,
+    ExamClock,
     World,
     adult,
     electrician_results,
@@ -24,11 +25,12 @@ from tests.support import (
 )
 
 
-def _make_history(client: TestClient, world: World) -> str:
+def _make_history(client: TestClient, world: World, clock: ExamClock) -> str:
     s = schedule_session(client, world.centre_a)
     a, b = register_many(
         client, world, s["id"], [registration(adult(1), ELEC3), registration(adult(2), ["MEM-LV"])]
     )
+    clock.start_of(s)
     client.post(f"/v1/registrations/{b['id']}/absence", headers=world.centre_a)
     post_results(client, world, s["id"], electrician_results(a["id"]))
     client.post(
@@ -51,12 +53,12 @@ def _verify_cli(database_url: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_outcome_changing_write_is_chained_and_verifies(
-    world: World, client: TestClient, settings
+    world: World, client: TestClient, settings, exam_clock: ExamClock
 ) -> None:  # type: ignore[no-untyped-def]
     # Setting up the world (departments, keys, the catalogue) is audited too: count from there.
     log = {"limit": 500}
     base = len(client.get("/v1/audit-log", headers=world.admin, params=log).json()["items"])
-    session_id = _make_history(client, world)
+    session_id = _make_history(client, world, exam_clock)
     entries = client.get("/v1/audit-log", headers=world.admin, params=log).json()["items"][base:]
     assert [e["action"] for e in entries] == [
         "registrations.created",
@@ -86,9 +88,9 @@ def test_every_outcome_changing_write_is_chained_and_verifies(
 
 
 def test_editing_a_row_in_the_database_breaks_verification_at_that_row(
-    world: World, client: TestClient, settings
+    world: World, client: TestClient, settings, exam_clock: ExamClock
 ) -> None:  # type: ignore[no-untyped-def]
-    _make_history(client, world)
+    _make_history(client, world, exam_clock)
     engine = create_db_engine(settings.database_url)
     audit_log = sa.table(
         "audit_log", sa.column("seq"), sa.column("action"), sa.column("after", sa.JSON)
@@ -107,8 +109,10 @@ def test_editing_a_row_in_the_database_breaks_verification_at_that_row(
     assert body["intact"] is False and body["first_broken"] == seq
 
 
-def test_deleting_the_latest_row_is_detected(world: World, client: TestClient, settings) -> None:  # type: ignore[no-untyped-def]
-    _make_history(client, world)
+def test_deleting_the_latest_row_is_detected(
+    world: World, client: TestClient, settings, exam_clock: ExamClock
+) -> None:  # type: ignore[no-untyped-def]
+    _make_history(client, world, exam_clock)
     engine = create_db_engine(settings.database_url)
     with engine.begin() as conn:
         latest = conn.scalar(sa.text("select max(seq) from audit_log"))

@@ -23,7 +23,7 @@ from app.db import create_db_engine
 from app.main import create_app
 from tests.conftest import BACKEND, make_settings
 from tests.receiver import Receiver, slow, wait_until
-from tests.support import adult, build_world, oneexam_env, qualify, spawn_oneexam
+from tests.support import REAL_TIME, adult, build_world, oneexam_env, qualify, spawn_oneexam
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ def _prepare(url: str, receiver: Receiver, candidates: int, targets: list[str]) 
         world = build_world(
             client, {d: receiver.url(d) for d in ("mem", "mohurd", "samr", "mohrss")}
         )
-        qualify(client, world, [(adult(i), targets) for i in range(candidates)])
+        qualify(client, world, [(adult(i), targets) for i in range(candidates)], clock=REAL_TIME)
 
 
 def _count(url: str, sql: str) -> int:

@@ -21,6 +21,7 @@ from app.main import create_app
 from tests.conftest import make_settings
 from tests.receiver import Answer, Receiver, always, closed_port_url, fail_first, slow, wait_until
 from tests.support import (
+    ExamClock,
     World,
     adult,
     assert_problem,
@@ -96,8 +97,15 @@ def env(fresh_database_url: str, receiver: Receiver) -> Iterator[Env]:
         yield e
 
 
-def test_a_delivery_verifies_with_the_departments_secret_alone(env: Env) -> None:
-    qualify(env.client, env.world, [(adult(1), ["MEM-LV", "MOHURD-ELEC", "MOHRSS-ELEC-L5"])])
+def test_a_delivery_verifies_with_the_departments_secret_alone(
+    env: Env, exam_clock: ExamClock
+) -> None:
+    qualify(
+        env.client,
+        env.world,
+        [(adult(1), ["MEM-LV", "MOHURD-ELEC", "MOHRSS-ELEC-L5"])],
+        clock=exam_clock,
+    )
     assert wait_until(lambda: env.statuses() == ["delivered"] * 3)
     for department in ("mem", "mohurd", "mohrss"):
         (call,) = env.receiver.calls_to(department)
@@ -122,9 +130,11 @@ def test_a_delivery_verifies_with_the_departments_secret_alone(env: Env) -> None
     assert env.receiver.calls_to("samr") == []
 
 
-def test_500_then_200_retries_with_the_same_id_and_the_same_bytes(env: Env) -> None:
+def test_500_then_200_retries_with_the_same_id_and_the_same_bytes(
+    env: Env, exam_clock: ExamClock
+) -> None:
     env.receiver.behaviours["mohurd"] = fail_first(2, 500)
-    qualify(env.client, env.world, [(adult(2), ["MOHURD-ELEC"])])
+    qualify(env.client, env.world, [(adult(2), ["MOHURD-ELEC"])], clock=exam_clock)
     assert wait_until(lambda: env.statuses() == ["delivered"])
     calls = env.receiver.calls_to("mohurd")
     assert len(calls) == 3
@@ -138,7 +148,7 @@ def test_500_then_200_retries_with_the_same_id_and_the_same_bytes(env: Env) -> N
 
 
 def test_failures_of_every_kind_count_until_failed(
-    fresh_database_url: str, receiver: Receiver
+    fresh_database_url: str, receiver: Receiver, exam_clock: ExamClock
 ) -> None:
     receiver.behaviours["mem"] = always(503)
     receiver.behaviours["mohurd"] = always(302, {"location": "http://127.0.0.1:1/"})
@@ -150,6 +160,7 @@ def test_failures_of_every_kind_count_until_failed(
             env.client,
             env.world,
             [(adult(3), ["MEM-LV", "MOHURD-ELEC", "MOHRSS-ELEC-L5", "SAMR-WELD"])],
+            clock=exam_clock,
         )
         assert wait_until(lambda: env.statuses() == ["failed"] * 4)
         for r in env.requests():
@@ -168,12 +179,14 @@ def test_failures_of_every_kind_count_until_failed(
         )
 
 
-def test_a_timeout_is_a_failed_attempt(fresh_database_url: str, receiver: Receiver) -> None:
+def test_a_timeout_is_a_failed_attempt(
+    fresh_database_url: str, receiver: Receiver, exam_clock: ExamClock
+) -> None:
     receiver.behaviours["mem"] = always(200, delay=3.0)
     with start_env(
         fresh_database_url, receiver, delivery_timeout=0.5, retry_schedule=(0, 0.05)
     ) as env:
-        qualify(env.client, env.world, [(adult(4), ["MEM-LV"])])
+        qualify(env.client, env.world, [(adult(4), ["MEM-LV"])], clock=exam_clock)
         assert wait_until(lambda: env.statuses() == ["failed"], timeout=20)
         attempts = env.request(env.requests()[0]["id"])["attempts"]
         assert [a["outcome"] for a in attempts] == ["retry", "failed"]
@@ -181,19 +194,25 @@ def test_a_timeout_is_a_failed_attempt(fresh_database_url: str, receiver: Receiv
         assert all(a["duration_ms"] < 2500 for a in attempts)
 
 
-def test_slow_but_successful_is_delivered_once(fresh_database_url: str, receiver: Receiver) -> None:
+def test_slow_but_successful_is_delivered_once(
+    fresh_database_url: str, receiver: Receiver, exam_clock: ExamClock
+) -> None:
     receiver.behaviours["mem"] = slow(0.8)
     with start_env(fresh_database_url, receiver, delivery_timeout=2.0) as env:
-        qualify(env.client, env.world, [(adult(5 + i), ["MEM-LV"]) for i in range(5)])
+        qualify(
+            env.client, env.world, [(adult(5 + i), ["MEM-LV"]) for i in range(5)], clock=exam_clock
+        )
         assert wait_until(lambda: env.statuses() == ["delivered"] * 5)
         env.wait_idle()
         assert sorted(receiver.ids("mem").values()) == [1] * 5
         assert receiver.overlaps == []
 
 
-def test_410_switches_the_endpoint_off_until_an_admin_reactivates_it(env: Env) -> None:
+def test_410_switches_the_endpoint_off_until_an_admin_reactivates_it(
+    env: Env, exam_clock: ExamClock
+) -> None:
     env.receiver.behaviours["samr"] = always(410)
-    qualify(env.client, env.world, [(adult(11), ["SAMR-WELD"])])
+    qualify(env.client, env.world, [(adult(11), ["SAMR-WELD"])], clock=exam_clock)
     assert wait_until(
         lambda: (
             env.client.get("/v1/departments/samr", headers=env.world.admin).json()["active"]
@@ -205,7 +224,7 @@ def test_410_switches_the_endpoint_off_until_an_admin_reactivates_it(env: Env) -
     env.wait_idle()
     assert len(env.receiver.calls_to("samr")) == 1 and env.statuses() == ["pending"]
     # a second request for the same department waits too, without being tried
-    qualify(env.client, env.world, [(adult(12), ["SAMR-WELD"])])
+    qualify(env.client, env.world, [(adult(12), ["SAMR-WELD"])], clock=exam_clock)
     env.wait_idle()
     assert len(env.receiver.calls_to("samr")) == 1
 
@@ -220,23 +239,27 @@ def test_410_switches_the_endpoint_off_until_an_admin_reactivates_it(env: Env) -
     ]
 
 
-def test_429_retry_after_is_honoured(fresh_database_url: str, receiver: Receiver) -> None:
+def test_429_retry_after_is_honoured(
+    fresh_database_url: str, receiver: Receiver, exam_clock: ExamClock
+) -> None:
     receiver.behaviours["mohrss"] = lambda call: (
         Answer(429, {"retry-after": "2"}) if call.index == 0 else Answer(200)
     )
     with start_env(fresh_database_url, receiver, retry_schedule=(0, 0.05, 0.05)) as env:
-        qualify(env.client, env.world, [(adult(13), ["MOHRSS-ELEC-L5"])])
+        qualify(env.client, env.world, [(adult(13), ["MOHRSS-ELEC-L5"])], clock=exam_clock)
         assert wait_until(lambda: env.statuses() == ["delivered"], timeout=15)
         first, second = receiver.calls_to("mohrss")
         assert second.arrived - first.arrived >= 1.9  # not the schedule's 0.05 s
 
 
-def test_rotation_signs_with_both_secrets_during_the_overlap(env: Env) -> None:
+def test_rotation_signs_with_both_secrets_during_the_overlap(
+    env: Env, exam_clock: ExamClock
+) -> None:
     old = env.world.secrets["mem"]
     new = env.client.post("/v1/departments/mem/secret-rotations", headers=env.world.admin).json()[
         "signing_secret"
     ]
-    qualify(env.client, env.world, [(adult(14), ["MEM-LV"])])
+    qualify(env.client, env.world, [(adult(14), ["MEM-LV"])], clock=exam_clock)
     assert wait_until(lambda: env.statuses() == ["delivered"])
     (call,) = env.receiver.calls_to("mem")
     assert len(call.headers["webhook-signature"].split(" ")) == 2
@@ -248,11 +271,13 @@ def test_rotation_signs_with_both_secrets_during_the_overlap(env: Env) -> None:
 
 
 def test_cancelled_before_delivery_sends_nothing_and_after_delivery_follows(
-    fresh_database_url: str, receiver: Receiver
+    fresh_database_url: str, receiver: Receiver, exam_clock: ExamClock
 ) -> None:
     receiver.behaviours["mem"] = always(500)
     with start_env(fresh_database_url, receiver, retry_schedule=(0, 30)) as env:
-        _, (reg,) = qualify(env.client, env.world, [(adult(15), ["MEM-LV", "MOHRSS-ELEC-L5"])])
+        _, (reg,) = qualify(
+            env.client, env.world, [(adult(15), ["MEM-LV", "MOHRSS-ELEC-L5"])], clock=exam_clock
+        )
         assert wait_until(
             lambda: len(receiver.calls_to("mem")) == 1 and len(receiver.calls_to("mohrss")) == 1
         )
@@ -284,11 +309,11 @@ def test_cancelled_before_delivery_sends_nothing_and_after_delivery_follows(
 
 
 def test_a_cancellation_during_the_attempt_waits_for_its_outcome(
-    fresh_database_url: str, receiver: Receiver
+    fresh_database_url: str, receiver: Receiver, exam_clock: ExamClock
 ) -> None:
     receiver.behaviours["mem"] = slow(1.5)
     with start_env(fresh_database_url, receiver, delivery_timeout=5.0) as env:
-        _, (reg,) = qualify(env.client, env.world, [(adult(16), ["MEM-LV"])])
+        _, (reg,) = qualify(env.client, env.world, [(adult(16), ["MEM-LV"])], clock=exam_clock)
         assert wait_until(lambda: len(receiver.calls_to("mem")) == 1)
         r = env.client.post(
             f"/v1/registrations/{reg['id']}/results/ELEC-THEORY/amendments",
@@ -304,11 +329,16 @@ def test_a_cancellation_during_the_attempt_waits_for_its_outcome(
 
 
 def test_a_pull_only_department_lists_its_requests_and_a_url_set_later_delivers(
-    fresh_database_url: str, receiver: Receiver
+    fresh_database_url: str, receiver: Receiver, exam_clock: ExamClock
 ) -> None:
     urls = {d: receiver.url(d) for d in DEPARTMENTS if d != "mohurd"}
     with start_env(fresh_database_url, receiver, urls) as env:
-        qualify(env.client, env.world, [(adult(17), ["MOHURD-ELEC"]), (adult(18), ["MOHURD-ELEC"])])
+        qualify(
+            env.client,
+            env.world,
+            [(adult(17), ["MOHURD-ELEC"]), (adult(18), ["MOHURD-ELEC"])],
+            clock=exam_clock,
+        )
         env.wait_idle()
         pulled = env.client.get(
             "/v1/issuance-requests", headers=env.world.departments["mohurd"]
@@ -337,11 +367,16 @@ def test_a_pull_only_department_lists_its_requests_and_a_url_set_later_delivers(
 
 
 def test_redeliver_and_recover_reuse_the_webhook_id(
-    fresh_database_url: str, receiver: Receiver
+    fresh_database_url: str, receiver: Receiver, exam_clock: ExamClock
 ) -> None:
     receiver.behaviours["mem"] = always(500)
     with start_env(fresh_database_url, receiver, retry_schedule=(0,)) as env:
-        qualify(env.client, env.world, [(adult(19), ["MEM-LV"]), (adult(20), ["MEM-LV"])])
+        qualify(
+            env.client,
+            env.world,
+            [(adult(19), ["MEM-LV"]), (adult(20), ["MEM-LV"])],
+            clock=exam_clock,
+        )
         assert wait_until(lambda: env.statuses() == ["failed", "failed"])
         first, second = env.requests()
         receiver.behaviours["mem"] = always(200)
@@ -378,8 +413,10 @@ def test_redeliver_and_recover_reuse_the_webhook_id(
         assert env.request(second["id"])["attempts"][-1]["outcome"] == "delivered"
 
 
-def test_decisions_build_the_record_that_later_registrations_use(env: Env) -> None:
-    qualify(env.client, env.world, [(adult(21), ["MEM-LV", "MOHRSS-ELEC-L5"])])
+def test_decisions_build_the_record_that_later_registrations_use(
+    env: Env, exam_clock: ExamClock
+) -> None:
+    qualify(env.client, env.world, [(adult(21), ["MEM-LV", "MOHRSS-ELEC-L5"])], clock=exam_clock)
     assert wait_until(lambda: env.statuses() == ["delivered", "delivered"])
     mem = next(r for r in env.requests() if r["department"] == "mem")
     url = f"/v1/issuance-requests/{mem['id']}/decision"
@@ -468,11 +505,13 @@ def test_decisions_build_the_record_that_later_registrations_use(env: Env) -> No
 
 
 def test_decisions_on_cancelled_requests_conflict(
-    fresh_database_url: str, receiver: Receiver
+    fresh_database_url: str, receiver: Receiver, exam_clock: ExamClock
 ) -> None:
     urls: dict[str, str] = {}  # every department pull-only: nothing is pushed
     with start_env(fresh_database_url, receiver, urls) as env:
-        _, (reg,) = qualify(env.client, env.world, [(adult(22), ["MOHRSS-ELEC-L5"])])
+        _, (reg,) = qualify(
+            env.client, env.world, [(adult(22), ["MOHRSS-ELEC-L5"])], clock=exam_clock
+        )
         env.client.post(
             f"/v1/registrations/{reg['id']}/results/ELEC-THEORY/amendments",
             headers=env.world.centre_a,
@@ -489,7 +528,7 @@ def test_decisions_on_cancelled_requests_conflict(
 
 
 def test_a_dead_department_does_not_hold_up_the_others(
-    fresh_database_url: str, receiver: Receiver
+    fresh_database_url: str, receiver: Receiver, exam_clock: ExamClock
 ) -> None:
     receiver.behaviours["samr"] = always(200, delay=60)  # accepts, then never answers in time
     with start_env(
@@ -497,7 +536,7 @@ def test_a_dead_department_does_not_hold_up_the_others(
     ) as env:
         people = [(adult(100 + i), ["SAMR-WELD"]) for i in range(20)]
         people += [(adult(200 + i), ["MEM-LV", "MOHURD-ELEC", "MOHRSS-ELEC-L5"]) for i in range(60)]
-        qualify(env.client, env.world, people)
+        qualify(env.client, env.world, people, clock=exam_clock)
         assert wait_until(
             lambda: sum(1 for s in env.statuses() if s == "delivered") == 180, timeout=30
         )
@@ -508,7 +547,10 @@ def test_a_dead_department_does_not_hold_up_the_others(
 
 
 def test_delivery_outlives_failures_in_its_own_loops(
-    fresh_database_url: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    fresh_database_url: str,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    exam_clock: ExamClock,
 ) -> None:
     """A claim or a recording that fails once (a database hiccup, a bug) must not stop
     deliveries for good: the loops log, wait and carry on."""
@@ -535,7 +577,10 @@ def test_delivery_outlives_failures_in_its_own_loops(
     monkeypatch.setattr(delivery_service, "record", flaky_record)
     with start_env(fresh_database_url, receiver) as env:
         qualify(
-            env.client, env.world, [(adult(30 + i), ["MEM-LV", "MOHRSS-ELEC-L5"]) for i in range(5)]
+            env.client,
+            env.world,
+            [(adult(30 + i), ["MEM-LV", "MOHRSS-ELEC-L5"]) for i in range(5)],
+            clock=exam_clock,
         )
         assert wait_until(lambda: env.statuses() == ["delivered"] * 10, timeout=30)
     assert failed == {"claim": 2, "record": 2}
@@ -545,14 +590,14 @@ def test_delivery_outlives_failures_in_its_own_loops(
 
 
 def test_metrics_show_deliveries_latency_and_the_queue(
-    fresh_database_url: str, receiver: Receiver
+    fresh_database_url: str, receiver: Receiver, exam_clock: ExamClock
 ) -> None:
     urls = {
         d: receiver.url(d) for d in DEPARTMENTS if d != "samr"
     }  # samr pull-only: its queue waits
     with start_env(fresh_database_url, receiver, urls) as env:
         receiver.behaviours["mem"] = fail_first(1, 500)
-        qualify(env.client, env.world, [(adult(40), ["MEM-LV", "SAMR-WELD"])])
+        qualify(env.client, env.world, [(adult(40), ["MEM-LV", "SAMR-WELD"])], clock=exam_clock)
         assert wait_until(lambda: sorted(env.statuses()) == ["delivered", "pending"])
         text = env.client.get("/metrics").text
         assert 'oneexam_deliveries_total{department="mem",outcome="retry"} 1.0' in text
@@ -568,11 +613,11 @@ def test_metrics_show_deliveries_latency_and_the_queue(
 
 
 def test_a_cancellation_held_behind_a_failed_attempt_is_dropped(
-    fresh_database_url: str, receiver: Receiver
+    fresh_database_url: str, receiver: Receiver, exam_clock: ExamClock
 ) -> None:
     receiver.behaviours["mem"] = always(500, delay=1.5)
     with start_env(fresh_database_url, receiver, delivery_timeout=5.0, retry_schedule=(0,)) as env:
-        _, (reg,) = qualify(env.client, env.world, [(adult(50), ["MEM-LV"])])
+        _, (reg,) = qualify(env.client, env.world, [(adult(50), ["MEM-LV"])], clock=exam_clock)
         assert wait_until(lambda: len(receiver.calls_to("mem")) == 1)
         r = env.client.post(
             f"/v1/registrations/{reg['id']}/results/ELEC-THEORY/amendments",

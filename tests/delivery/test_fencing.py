@@ -13,7 +13,7 @@ from app.db import Database, utcnow
 from app.delivery import service
 from app.delivery.models import Delivery, DeliveryAttempt
 from app.issuance.models import IssuanceRequest
-from tests.support import World, adult, qualify
+from tests.support import ExamClock, World, adult, qualify
 
 SCHEDULE = (0, 5)
 
@@ -23,9 +23,9 @@ def _attempt(claimed: service.Claimed, worker: str, status: int) -> service.Atte
 
 
 def test_a_taken_over_lease_fences_out_the_first_worker(
-    world: World, client: TestClient, settings
+    world: World, client: TestClient, settings, exam_clock: ExamClock
 ) -> None:  # type: ignore[no-untyped-def]
-    qualify(client, world, [(adult(1), ["MEM-LV"])])
+    qualify(client, world, [(adult(1), ["MEM-LV"])], clock=exam_clock)
     database = Database(settings.database_url)
     vault = client.app.state.vault  # type: ignore[attr-defined]
     outbox = client.app.state.outbox  # type: ignore[attr-defined]
@@ -100,9 +100,9 @@ def test_a_taken_over_lease_fences_out_the_first_worker(
 
 
 def test_release_hands_back_only_the_callers_own_lease(
-    world: World, client: TestClient, settings
+    world: World, client: TestClient, settings, exam_clock: ExamClock
 ) -> None:  # type: ignore[no-untyped-def]
-    qualify(client, world, [(adult(2), ["MEM-LV"])])
+    qualify(client, world, [(adult(2), ["MEM-LV"])], clock=exam_clock)
     database = Database(settings.database_url)
     vault = client.app.state.vault  # type: ignore[attr-defined]
     now = utcnow()

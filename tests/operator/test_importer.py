@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support import EXAM_DAY, World, adult, id_number, schedule_session
+from tests.support import EXAM_DAY, ExamClock, World, adult, id_number, schedule_session
 
 pytestmark = pytest.mark.slow
 
@@ -110,7 +110,7 @@ def test_5000_registrations_with_20_bad_rows_then_the_same_file_again(
 
 
 def test_results_import_is_all_or_nothing_and_idempotent(
-    world: World, client: TestClient, live, tmp_path: Path
+    world: World, client: TestClient, live, tmp_path: Path, exam_clock: ExamClock
 ) -> None:  # type: ignore[no-untyped-def]
     session = schedule_session(client, world.centre_a, ["MOHRSS-ELEC-L5"])
     regs = []
@@ -124,6 +124,7 @@ def test_results_import_is_all_or_nothing_and_idempotent(
             },
         )
         regs.append(r.json()["id"])
+    exam_clock.start_of(session)
     path = tmp_path / "results.csv"
 
     def write(bad: bool) -> None:

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from app.db import create_db_engine
 from tests.support import (
     ELEC3,
+    ExamClock,
     World,
     adult,
     assert_problem,
@@ -30,9 +31,12 @@ def count(settings, table: str) -> int:  # type: ignore[no-untyped-def]
         engine.dispose()
 
 
-def test_one_sitting_many_pass_marks(world: World, client: TestClient, settings) -> None:  # type: ignore[no-untyped-def]
+def test_one_sitting_many_pass_marks(
+    world: World, client: TestClient, settings, exam_clock: ExamClock
+) -> None:  # type: ignore[no-untyped-def]
     s = schedule_session(client, world.centre_a)
     (reg,) = register_many(client, world, s["id"], [registration(adult(1), ELEC3)])
+    exam_clock.start_of(s)
     assert post_results(client, world, s["id"], electrician_results(reg["id"])).json() == {
         "created": 4,
         "unchanged": 0,
@@ -112,10 +116,11 @@ def test_one_sitting_many_pass_marks(world: World, client: TestClient, settings)
 
 
 def test_amending_after_finalisation_adds_the_newly_qualified_request_only(
-    world: World, client: TestClient
+    world: World, client: TestClient, exam_clock: ExamClock
 ) -> None:
     s = schedule_session(client, world.centre_a)
     (reg,) = register_many(client, world, s["id"], [registration(adult(2), ELEC3)])
+    exam_clock.start_of(s)
     post_results(client, world, s["id"], electrician_results(reg["id"]))
     client.post(f"/v1/sessions/{s['id']}/finalise", headers=world.centre_a)
     before = {
@@ -158,10 +163,11 @@ def test_amending_after_finalisation_adds_the_newly_qualified_request_only(
 
 
 def test_amending_down_cancels_an_undelivered_request_and_sends_nothing(
-    world: World, client: TestClient, settings
+    world: World, client: TestClient, settings, exam_clock: ExamClock
 ) -> None:  # type: ignore[no-untyped-def]
     s = schedule_session(client, world.centre_a)
     (reg,) = register_many(client, world, s["id"], [registration(adult(3), ELEC3)])
+    exam_clock.start_of(s)
     post_results(client, world, s["id"], electrician_results(reg["id"], theory=85))
     assert (
         client.post(f"/v1/sessions/{s['id']}/finalise", headers=world.centre_a).json()[
@@ -210,7 +216,7 @@ def test_amending_down_cancels_an_undelivered_request_and_sends_nothing(
 
 
 def test_a_failed_test_piece_fails_samr_whatever_the_scores(
-    world: World, client: TestClient
+    world: World, client: TestClient, exam_clock: ExamClock
 ) -> None:
     s = schedule_session(client, world.centre_a)
     (reg,) = register_many(client, world, s["id"], [registration(adult(4), ["SAMR-WELD"])])
@@ -219,6 +225,7 @@ def test_a_failed_test_piece_fails_samr_whatever_the_scores(
         {"registration_id": reg["id"], "section": "WELD-THEORY", "score": 100},
         {"registration_id": reg["id"], "section": "WELD-TESTPIECE", "passed": False},
     ]
+    exam_clock.start_of(s)
     assert post_results(client, world, s["id"], rows).status_code == 200
     summary = client.post(f"/v1/sessions/{s['id']}/finalise", headers=world.centre_a).json()
     assert (summary["qualified"], summary["not_qualified"], summary["issuance_requests"]) == (
@@ -247,10 +254,11 @@ def _thousand_rows(client: TestClient, world: World) -> tuple[dict, list[dict]]:
 
 
 def test_resending_a_1000_row_batch_is_unchanged_and_one_changed_score_is_409(
-    world: World, client: TestClient, settings
+    world: World, client: TestClient, settings, exam_clock: ExamClock
 ) -> None:  # type: ignore[no-untyped-def]
     s, rows = _thousand_rows(client, world)
     audited = count(settings, "audit_log")  # keys, departments, registrations so far
+    exam_clock.start_of(s)
     assert post_results(client, world, s["id"], rows).json() == {"created": 1000, "unchanged": 0}
     assert post_results(client, world, s["id"], rows).json() == {"created": 0, "unchanged": 1000}
 
@@ -262,7 +270,7 @@ def test_resending_a_1000_row_batch_is_unchanged_and_one_changed_score_is_409(
 
 
 def test_every_invalid_row_is_listed_and_nothing_is_written(
-    world: World, client: TestClient, settings
+    world: World, client: TestClient, settings, exam_clock: ExamClock
 ) -> None:  # type: ignore[no-untyped-def]
     s = schedule_session(client, world.centre_a)
     other = schedule_session(client, world.centre_a)
@@ -270,6 +278,7 @@ def test_every_invalid_row_is_listed_and_nothing_is_written(
         client, world, s["id"], [registration(adult(5), ELEC3), registration(adult(6), ["MEM-LV"])]
     )
     (foreign,) = register_many(client, world, other["id"], [registration(adult(7), ELEC3)])
+    exam_clock.start_of(s)
     client.post(f"/v1/registrations/{absentee['id']}/absence", headers=world.centre_a)
     rows = [
         {"registration_id": reg["id"], "section": "ELEC-THEORY", "score": 88},  # fine on its own
@@ -308,10 +317,11 @@ def test_every_invalid_row_is_listed_and_nothing_is_written(
 
 
 def test_results_only_for_own_scheduled_sessions_and_batches_up_to_5000(
-    world: World, client: TestClient
+    world: World, client: TestClient, exam_clock: ExamClock
 ) -> None:
     s = schedule_session(client, world.centre_a)
     (reg,) = register_many(client, world, s["id"], [registration(adult(8), ELEC3)])
+    exam_clock.start_of(s)
     assert_problem(
         post_results(
             client, world, s["id"], electrician_results(reg["id"]), headers=world.centre_b
@@ -331,7 +341,7 @@ def test_results_only_for_own_scheduled_sessions_and_batches_up_to_5000(
 
 
 def test_finalise_names_each_missing_result_then_is_idempotent(
-    world: World, client: TestClient, settings
+    world: World, client: TestClient, settings, exam_clock: ExamClock
 ) -> None:  # type: ignore[no-untyped-def]
     s = schedule_session(client, world.centre_a)
     a, b, gone = register_many(
@@ -344,6 +354,7 @@ def test_finalise_names_each_missing_result_then_is_idempotent(
             registration(adult(11), ["MEM-LV"]),
         ],
     )
+    exam_clock.start_of(s)
     client.post(f"/v1/registrations/{gone['id']}/absence", headers=world.centre_a)
     post_results(client, world, s["id"], electrician_results(a["id"])[:3])
     body = assert_problem(
@@ -403,12 +414,13 @@ def test_finalise_names_each_missing_result_then_is_idempotent(
 
 
 def test_two_concurrent_finalisations_make_one_set_of_requests(
-    world: World, client: TestClient, live, settings
+    world: World, client: TestClient, live, settings, exam_clock: ExamClock
 ) -> None:  # type: ignore[no-untyped-def]
     s = schedule_session(client, world.centre_a)
     regs = register_many(
         client, world, s["id"], [registration(adult(20 + i), ELEC3) for i in range(20)]
     )
+    exam_clock.start_of(s)
     post_results(
         client,
         world,
@@ -424,7 +436,7 @@ def test_two_concurrent_finalisations_make_one_set_of_requests(
 
 
 def test_concurrent_identical_result_batches_record_each_row_once(
-    world: World, client: TestClient, live, settings
+    world: World, client: TestClient, live, settings, exam_clock: ExamClock
 ) -> None:  # type: ignore[no-untyped-def]
     s = schedule_session(client, world.centre_a)
     regs = register_many(
@@ -432,6 +444,7 @@ def test_concurrent_identical_result_batches_record_each_row_once(
     )
     rows = [row for reg in regs for row in electrician_results(reg["id"])]
     audited = count(settings, "audit_log")
+    exam_clock.start_of(s)
     statuses = post_all_at_once(
         f"{live.url}/v1/sessions/{s['id']}/results", world.centre_a, [{"results": rows}] * 6
     )
@@ -440,9 +453,10 @@ def test_concurrent_identical_result_batches_record_each_row_once(
     assert count(settings, "audit_log") == audited + 1  # one batch created rows; not the others
 
 
-def test_amendment_rules(world: World, client: TestClient) -> None:
+def test_amendment_rules(world: World, client: TestClient, exam_clock: ExamClock) -> None:
     s = schedule_session(client, world.centre_a)
     (reg,) = register_many(client, world, s["id"], [registration(adult(12), ELEC3)])
+    exam_clock.start_of(s)
     url = f"/v1/registrations/{reg['id']}/results"
     assert_problem(
         client.post(
@@ -501,10 +515,11 @@ def test_amendment_rules(world: World, client: TestClient) -> None:
 
 
 def test_a_dry_run_reports_what_would_happen_and_writes_nothing(
-    world: World, client: TestClient, settings
+    world: World, client: TestClient, settings, exam_clock: ExamClock
 ) -> None:  # type: ignore[no-untyped-def]
     s = schedule_session(client, world.centre_a)
     (reg,) = register_many(client, world, s["id"], [registration(adult(70), ELEC3)])
+    exam_clock.start_of(s)
     url = f"/v1/sessions/{s['id']}/results"
     rows = electrician_results(reg["id"])
     audited = count(settings, "audit_log")

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from tests.support import (
     EXAM_DAY,
+    ExamClock,
     World,
     adult,
     assert_problem,
@@ -202,9 +203,10 @@ def test_a_batch_over_1000_rows_is_413(world: World, client: TestClient) -> None
     )
 
 
-def test_absence(world: World, client: TestClient) -> None:
+def test_absence(world: World, client: TestClient, exam_clock: ExamClock) -> None:
     s = schedule_session(client, world.centre_a)
     reg = register(client, world, s["id"], registration(adult(16), ["MEM-LV"])).json()
+    exam_clock.start_of(s)
     r = client.post(f"/v1/registrations/{reg['id']}/absence", headers=world.centre_a)
     assert r.status_code == 200 and r.json()["status"] == "absent"
     assert_problem(
