@@ -19,6 +19,7 @@ from app.config import Settings
 from app.db import create_db_engine, utcnow
 from tests.support import (
     ELEC3,
+    ExamClock,
     World,
     adult,
     build_world,
@@ -31,12 +32,13 @@ from tests.support import (
 )
 
 
-def _history(client: TestClient, world: World) -> None:
+def _history(client: TestClient, world: World, clock: ExamClock) -> None:
     """Four audited writes: an absence, results, an amendment, a finalisation."""
     s = schedule_session(client, world.centre_a)
     a, b = register_many(
         client, world, s["id"], [registration(adult(1), ELEC3), registration(adult(2), ["MEM-LV"])]
     )
+    clock.start_of(s)
     client.post(f"/v1/registrations/{b['id']}/absence", headers=world.centre_a)
     post_results(client, world, s["id"], electrician_results(a["id"]))
     client.post(
@@ -102,9 +104,9 @@ def _sql(database_url: str, *statements: str) -> None:
 
 
 def test_an_entry_changed_and_the_chain_recomputed_without_the_key_fails(
-    world: World, client: TestClient, settings: Settings
+    world: World, client: TestClient, settings: Settings, exam_clock: ExamClock
 ) -> None:
-    _history(client, world)
+    _history(client, world, exam_clock)
     assert _audit(settings.database_url, "verify").returncode == 0
     _rewrite(settings.database_url, edit_seq=3, recompute_from=3)
     done = _audit(settings.database_url, "verify")
@@ -114,27 +116,27 @@ def test_an_entry_changed_and_the_chain_recomputed_without_the_key_fails(
 
 
 def test_the_whole_chain_recomputed_from_the_start_without_the_key_fails(
-    world: World, client: TestClient, settings: Settings
+    world: World, client: TestClient, settings: Settings, exam_clock: ExamClock
 ) -> None:
-    _history(client, world)
+    _history(client, world, exam_clock)
     _rewrite(settings.database_url, edit_seq=3, recompute_from=1)
     done = _audit(settings.database_url, "verify")
     assert done.returncode == 1 and "broken at entry 1" in done.stderr
 
 
 def test_deleting_the_tail_and_the_head_row_fails(
-    world: World, client: TestClient, settings: Settings
+    world: World, client: TestClient, settings: Settings, exam_clock: ExamClock
 ) -> None:
-    _history(client, world)
+    _history(client, world, exam_clock)
     _sql(settings.database_url, "delete from audit_log where seq > 2", "delete from audit_head")
     done = _audit(settings.database_url, "verify")
     assert done.returncode == 1 and "broken at entry 3" in done.stderr
 
 
 def test_deleting_the_tail_and_pointing_the_head_at_the_new_tail_fails(
-    world: World, client: TestClient, settings: Settings
+    world: World, client: TestClient, settings: Settings, exam_clock: ExamClock
 ) -> None:
-    _history(client, world)
+    _history(client, world, exam_clock)
     _sql(
         settings.database_url,
         "delete from audit_log where seq > 2",
@@ -174,9 +176,9 @@ def test_a_log_shorter_than_its_checkpoint_fails_even_with_an_old_head_replayed(
 
 
 def test_a_forged_checkpoint_is_refused(
-    world: World, client: TestClient, settings: Settings, tmp_path: Path
+    world: World, client: TestClient, settings: Settings, tmp_path: Path, exam_clock: ExamClock
 ) -> None:
-    _history(client, world)
+    _history(client, world, exam_clock)
     checkpoint = json.loads(_audit(settings.database_url, "checkpoint").stdout)
     path = tmp_path / "checkpoint.json"
     path.write_text(json.dumps({**checkpoint, "seq": checkpoint["seq"] - 1}))
@@ -185,9 +187,9 @@ def test_a_forged_checkpoint_is_refused(
 
 
 def test_a_chain_checked_with_another_key_fails(
-    world: World, client: TestClient, settings: Settings
+    world: World, client: TestClient, settings: Settings, exam_clock: ExamClock
 ) -> None:
-    _history(client, world)
+    _history(client, world, exam_clock)
     other = "b3RoZXItYXVkaXQta2V5LWZvci10ZXN0cy0wMTIzNDU2Nzg5"
     done = _audit(settings.database_url, "verify", audit_key=other)
     assert done.returncode == 1 and "broken at entry 1" in done.stderr
