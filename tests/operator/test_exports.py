@@ -9,7 +9,7 @@ import io
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from tests.support import World, adult, qualify
+from tests.support import ExamClock, World, adult, qualify
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PEOPLE = [(adult(i), ["MEM-LV", "MOHRSS-ELEC-L5"]) for i in range(1, 4)]
@@ -21,9 +21,9 @@ def _csv(body: bytes) -> list[dict[str, str]]:
 
 
 def test_outcomes_as_csv_one_row_per_candidate_and_certificate(
-    client: TestClient, world: World
+    client: TestClient, world: World, exam_clock: ExamClock
 ) -> None:
-    session_id, regs = qualify(client, world, PEOPLE)
+    session_id, regs = qualify(client, world, PEOPLE, clock=exam_clock)
     r = client.get(
         f"/v1/sessions/{session_id}/outcomes",
         headers={**world.centre_a, "Accept": "text/csv"},
@@ -43,8 +43,10 @@ def test_outcomes_as_csv_one_row_per_candidate_and_certificate(
         assert row["department"] in ("mem", "mohrss")
 
 
-def test_registrations_as_csv_with_chinese_headers(client: TestClient, world: World) -> None:
-    session_id, _ = qualify(client, world, PEOPLE)
+def test_registrations_as_csv_with_chinese_headers(
+    client: TestClient, world: World, exam_clock: ExamClock
+) -> None:
+    session_id, _ = qualify(client, world, PEOPLE, clock=exam_clock)
     r = client.get(
         f"/v1/sessions/{session_id}/registrations",
         headers={**world.centre_a, "Accept": "text/csv", "Accept-Language": "zh-CN,zh;q=0.9"},
@@ -63,8 +65,8 @@ def test_registrations_as_csv_with_chinese_headers(client: TestClient, world: Wo
     assert {"name", "id_number", "certificate"} <= set(english[0])
 
 
-def test_outcomes_as_xlsx(client: TestClient, world: World) -> None:
-    session_id, _ = qualify(client, world, PEOPLE)
+def test_outcomes_as_xlsx(client: TestClient, world: World, exam_clock: ExamClock) -> None:
+    session_id, _ = qualify(client, world, PEOPLE, clock=exam_clock)
     r = client.get(
         f"/v1/sessions/{session_id}/outcomes", headers={**world.centre_a, "Accept": XLSX}
     )
@@ -78,9 +80,9 @@ def test_outcomes_as_xlsx(client: TestClient, world: World) -> None:
 
 
 def test_json_stays_the_default_and_exports_keep_the_access_rules(
-    client: TestClient, world: World
+    client: TestClient, world: World, exam_clock: ExamClock
 ) -> None:
-    session_id, _ = qualify(client, world, PEOPLE[:1])
+    session_id, _ = qualify(client, world, PEOPLE[:1], clock=exam_clock)
     url = f"/v1/sessions/{session_id}/outcomes"
     for accept in ("*/*", "application/json", "application/json, text/csv;q=0.5"):
         r = client.get(url, headers={**world.centre_a, "Accept": accept})
