@@ -156,6 +156,10 @@ def test_a_session_from_scheduling_to_an_issued_certificate_in_the_browser(
         return centre.locator(".status.delivered").count() == 8
 
     assert wait_until(delivered, timeout=30, interval=0.5)
+    centre.locator("[data-testid=delivery-mem] button", has_text="重新推送").first.click()
+    assert wait_until(lambda: len(console.receiver.calls_to("mem")) == 4, timeout=30)
+    assert len({c.webhook_id for c in console.receiver.calls_to("mem")}) == 3  # the same id again
+    assert wait_until(delivered, timeout=30, interval=0.5)
 
     officer = console.person("zhou.jie", "department", "mem")
     console.sign_in(officer, "zhou.jie")
