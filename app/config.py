@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.delivery.egress import Network, parse_networks
+
 DEFAULT_DATABASE_URL = "sqlite:///./var/oneexam.db"
 DEFAULT_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 
@@ -35,6 +37,14 @@ class Settings(BaseSettings):
     audit_key: SecretStr | None = Field(
         None, description="key of the audit chain's HMAC; derived from the PII key when unset"
     )
+    webhook_allowed_networks: Annotated[tuple[Network, ...], NoDecode] = Field(
+        (), description="CIDRs webhooks may reach although not globally routable"
+    )
+
+    @field_validator("webhook_allowed_networks", mode="before")
+    @classmethod
+    def _parse_networks(cls, value: object) -> object:
+        return parse_networks(value) if isinstance(value, str) else value
 
     # Extensions beyond the contract's table, all with sensible defaults.
     delivery_concurrency: int = Field(

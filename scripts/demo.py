@@ -206,6 +206,7 @@ class Demo:
                 "ONEEXAM_PORT": str(self.port),
                 "ONEEXAM_LOG_LEVEL": "WARNING",
                 "ONEEXAM_DELIVERY_POLL_INTERVAL": "0.2",
+                "ONEEXAM_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
                 "PYTHONPATH": str(ROOT),
             }
         )

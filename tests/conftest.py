@@ -130,6 +130,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "delivery_timeout": 2.0,
         "delivery_poll_interval": 0.05,
         "delivery_lease_margin": 1.0,
+        "webhook_allowed_networks": "127.0.0.0/8",
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -207,6 +207,7 @@ def oneexam_env(database_url: str, **settings: Any) -> dict[str, str]:
             "ONEEXAM_ADMIN_KEY": ADMIN_KEY,
             "ONEEXAM_PII_KEY": TEST_PII_KEY,
             "ONEEXAM_LOG_LEVEL": "WARNING",
+            "ONEEXAM_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         }
     )
     env.update({f"ONEEXAM_{k.upper()}": str(v) for k, v in settings.items()})

@@ -41,7 +41,7 @@ from standardwebhooks import Webhook
 
 from app.config import Settings
 from app.db import Database, utcnow
-from app.delivery import service
+from app.delivery import egress, service
 from app.delivery.outbox import Outbox
 from app.delivery.service import EXCERPT_BYTES, Attempt, Claimed, Endpoint
 from app.delivery.signing import signed_headers
@@ -236,8 +236,11 @@ class DeliveryWorker:
         if client is None:
             client = httpx.Client(
                 timeout=httpx.Timeout(self.timeout),
-                verify=self._tls,
-                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+                transport=egress.GuardedTransport(
+                    self.settings.webhook_allowed_networks,
+                    verify=self._tls,
+                    limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+                ),
                 follow_redirects=False,
                 headers={"user-agent": "oneexam-webhooks/1"},
             )
@@ -283,12 +286,11 @@ class DeliveryWorker:
                     self._endpoints_expire = 0.0
                 retry_after = response.headers.get("retry-after")
                 excerpt = self._read_excerpt(response)
-        except httpx.TimeoutException as exc:
-            error = f"timeout after {self.timeout:g} s ({type(exc).__name__})"
-        except httpx.ConnectError as exc:
-            error = f"connection failed: {exc}"[:500]
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
+            log.info(
+                "delivery attempt failed", extra={"webhook_id": claimed.id, "error": repr(exc)}
+            )
+            error = egress.attempt_error(exc, self.timeout)
         except Exception as exc:  # never let one event kill the thread
             log.exception("unexpected error while delivering", extra={"webhook_id": claimed.id})
             error = f"unexpected {type(exc).__name__}"

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from app.auth import Admin, AnyRole
-from app.db import DatabaseDep, utcnow
+from app.db import utcnow
 from app.departments import service
 from app.departments.models import Department
 from app.departments.schemas import (
@@ -14,6 +14,7 @@ from app.departments.schemas import (
     SecretInfo,
     SecretRotated,
 )
+from app.deps import DatabaseDep, SettingsDep, VaultDep
 from app.errors import Forbidden, problem_responses
 from app.pagination import Page, Paging
 from app.schemas import CodePath
@@ -45,12 +46,21 @@ def department_out(department: Department) -> DepartmentOut:
     "", status_code=201, response_model=DepartmentCreated, responses=problem_responses(409, 422)
 )
 def create_department(
-    data: DepartmentCreate, request: Request, database: DatabaseDep, admin: Admin
+    data: DepartmentCreate,
+    database: DatabaseDep,
+    vault: VaultDep,
+    settings: SettingsDep,
+    admin: Admin,
 ) -> DepartmentCreated:
-    """Register an issuing department. Its signing secret is shown only in this response."""
+    """Register an issuing department. Its signing secret is shown only in this response.
+    A ``webhook_url`` must reach only globally routable addresses (the egress policy)."""
     with database.write() as db:
         department, secret = service.create(
-            db=db, vault=request.app.state.vault, data=data, actor=admin.actor
+            db=db,
+            vault=vault,
+            data=data,
+            actor=admin.actor,
+            allowed_networks=settings.webhook_allowed_networks,
         )
         out = department_out(department)
     return DepartmentCreated(**out.model_dump(), signing_secret=secret)
@@ -74,11 +84,22 @@ def get_department(code: CodePath, database: DatabaseDep, principal: AnyRole) ->
 
 @router.patch("/{code}", response_model=DepartmentOut, responses=problem_responses(404, 422))
 def update_department(
-    code: CodePath, data: DepartmentUpdate, database: DatabaseDep, admin: Admin
+    code: CodePath,
+    data: DepartmentUpdate,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    admin: Admin,
 ) -> DepartmentOut:
     """Change the name or endpoint, or turn the endpoint back on (``active: true``)."""
     with database.write() as db:
-        return department_out(service.update(db=db, code=code, data=data, actor=admin.actor))
+        department = service.update(
+            db=db,
+            code=code,
+            data=data,
+            actor=admin.actor,
+            allowed_networks=settings.webhook_allowed_networks,
+        )
+        return department_out(department)
 
 
 @router.post(
@@ -88,11 +109,9 @@ def update_department(
     responses=problem_responses(404),
 )
 def rotate_secret(
-    code: CodePath, request: Request, database: DatabaseDep, admin: Admin
+    code: CodePath, database: DatabaseDep, vault: VaultDep, admin: Admin
 ) -> SecretRotated:
     """A new signing secret. The previous one keeps signing alongside it for 24 hours."""
     with database.write() as db:
-        secret, retire_at = service.rotate_secret(
-            db=db, vault=request.app.state.vault, code=code, actor=admin.actor
-        )
+        secret, retire_at = service.rotate_secret(db=db, vault=vault, code=code, actor=admin.actor)
     return SecretRotated(signing_secret=secret, previous_valid_until=retire_at)

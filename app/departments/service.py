@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session, selectinload
 from app.audit import service as audit
 from app.crypto import Vault
 from app.db import new_id, utcnow
+from app.delivery.egress import Network, url_problem
 from app.departments.models import Department, DepartmentSecret
 from app.departments.schemas import DepartmentCreate, DepartmentUpdate
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, ProblemItem, Unprocessable
 from app.pagination import PageParams, fetch_page
 
 ROTATION_OVERLAP = timedelta(hours=24)
@@ -44,16 +45,37 @@ def _endpoint(department: Department) -> dict[str, object]:
     return {"webhook_url": department.webhook_url, "active": department.active}
 
 
+def check_webhook_url(url: str | None, allowed: Sequence[Network]) -> str | None:
+    """The URL as stored, once the egress policy allows it (422 otherwise)."""
+    if url is None:
+        return None
+    problem = url_problem(url, allowed)
+    if problem is not None:
+        raise Unprocessable(
+            "The webhook URL is not allowed.",
+            errors=[ProblemItem(pointer="/webhook_url", message=problem)],
+        )
+    return url
+
+
 def create(
-    *, db: Session, vault: Vault, data: DepartmentCreate, actor: str
+    *,
+    db: Session,
+    vault: Vault,
+    data: DepartmentCreate,
+    actor: str,
+    allowed_networks: Sequence[Network] = (),
 ) -> tuple[Department, str]:
+    webhook_url = check_webhook_url(
+        str(data.webhook_url) if data.webhook_url else None, allowed_networks
+    )
     if db.get(Department, data.code) is not None:
         raise Conflict(f"Department {data.code} already exists.")
     now = utcnow()
     department = Department(
         code=data.code,
         name=data.name,
-        webhook_url=str(data.webhook_url) if data.webhook_url else None,
+        webhook_url=webhook_url,
         active=True,
         created_at=now,
         updated_at=now,
@@ -71,14 +93,23 @@ def create(
     return department, secret
 
 
-def update(*, db: Session, code: str, data: DepartmentUpdate, actor: str) -> Department:
+def update(
+    *,
+    db: Session,
+    code: str,
+    data: DepartmentUpdate,
+    actor: str,
+    allowed_networks: Sequence[Network] = (),
+) -> Department:
     department = get(db=db, code=code)
     before = _endpoint(department)
     fields = data.model_fields_set
     if "name" in fields and data.name is not None:
         department.name = data.name
     if "webhook_url" in fields:
-        department.webhook_url = str(data.webhook_url) if data.webhook_url else None
+        department.webhook_url = check_webhook_url(
+            str(data.webhook_url) if data.webhook_url else None, allowed_networks
+        )
     if "active" in fields and data.active is not None:
         department.active = data.active
         department.deactivated_reason = None if data.active else "turned off by an admin"

@@ -119,6 +119,7 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
             "ONEEXAM_PII_KEY": PII_KEY,
             "ONEEXAM_WORKER": "off",
             "ONEEXAM_LOG_LEVEL": "WARNING",
+            "ONEEXAM_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         }
     )
     env.update(extra)
