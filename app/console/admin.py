@@ -22,7 +22,7 @@ from app.console.web import Person, render, require_role, see_other
 from app.db import DatabaseDep, utcnow
 from app.departments import service as departments_service
 from app.departments.schemas import DepartmentCreate, DepartmentUpdate
-from app.deps import VaultDep
+from app.deps import SettingsDep, VaultDep
 from app.errors import AppError
 from app.pagination import PageParams
 from app.users import service as users_service
@@ -90,6 +90,7 @@ def create_department(
     person: Person,
     database: DatabaseDep,
     vault: VaultDep,
+    settings: SettingsDep,
     code: Annotated[str, Form()] = "",
     name: Annotated[str, Form()] = "",
     webhook_url: Annotated[str, Form()] = "",
@@ -101,7 +102,11 @@ def create_department(
         )
         with database.write() as db:
             _department, secret = departments_service.create(
-                db=db, vault=vault, data=data, actor=principal.actor
+                db=db,
+                vault=vault,
+                data=data,
+                actor=principal.actor,
+                allowed_networks=settings.webhook_allowed_networks,
             )
     except ValidationError as exc:
         problem = forms.invalid(exc, _("The department cannot be created."))
@@ -121,6 +126,7 @@ def update_department(
     code: str,
     person: Person,
     database: DatabaseDep,
+    settings: SettingsDep,
     webhook_url: Annotated[str, Form()] = "",
     active: Annotated[str, Form()] = "",
 ) -> Response:
@@ -130,7 +136,13 @@ def update_department(
             {"webhook_url": webhook_url.strip() or None, "active": active == "on"}
         )
         with database.write() as db:
-            departments_service.update(db=db, code=code, data=data, actor=principal.actor)
+            departments_service.update(
+                db=db,
+                code=code,
+                data=data,
+                actor=principal.actor,
+                allowed_networks=settings.webhook_allowed_networks,
+            )
     except ValidationError as exc:
         problem = forms.invalid(exc, _("The department cannot be changed."))
         return _departments(
