@@ -10,7 +10,9 @@ whatever it is (tests and the demo allow ``127.0.0.0/8``).
 
 Any notation of an address (``2130706433``, ``0x7f.1``, ``0177.0.0.1``, ``127.1``) and any name
 is resolved with the system resolver first, so the check is always made on the addresses a
-connection would use. At connect time :class:`GuardedTransport` resolves the host again, checks
+connection would use. A name that does not resolve when saved is accepted (a department may
+register before its DNS is live); it is refused at connect time until it resolves to allowed
+addresses. At connect time :class:`GuardedTransport` resolves the host again, checks
 every address, and connects to the checked address itself (the request keeps its ``Host`` header
 and TLS server name), so a DNS answer that changes after the URL was saved is caught and cannot
 slip a second, different answer in between check and connect.
@@ -89,16 +91,28 @@ def resolve_host(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def checked_addresses(host: str, port: int, allowed: Sequence[Network]) -> list[str]:
-    """The addresses ``host`` resolves to, all allowed; else :class:`EgressRefused`."""
+def _addresses(host: str, port: int) -> list[str]:
+    """A literal address as it is, a name (or other notation) resolved; OSError if it fails."""
     bare = host.strip("[]")
     try:
-        literal: IPAddress | None = ipaddress.ip_address(bare)
+        ipaddress.ip_address(bare)
+        return [bare]
     except ValueError:
-        literal = None
+        pass
+    name = bare.rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return ["127.0.0.1"]  # loopback by definition (RFC 6761), whatever DNS says
     try:
-        addresses = [bare] if literal is not None else resolve_host(bare, port)
-    except (OSError, UnicodeError):
+        return resolve_host(bare, port)
+    except UnicodeError:
+        raise OSError("not a resolvable name") from None
+
+
+def checked_addresses(host: str, port: int, allowed: Sequence[Network]) -> list[str]:
+    """The addresses ``host`` resolves to, all allowed; else :class:`EgressRefused`."""
+    try:
+        addresses = _addresses(host, port)
+    except OSError:
         raise EgressRefused(REFUSED) from None
     if not addresses or not all(_allowed_text(a, allowed) for a in addresses):
         raise EgressRefused(REFUSED)
@@ -122,8 +136,10 @@ def url_problem(url: str, allowed: Sequence[Network]) -> str | None:
     except ValueError:
         return "the port is not valid"
     try:
-        checked_addresses(parts.hostname, port, allowed)
-    except EgressRefused:
+        addresses = _addresses(parts.hostname, port)
+    except OSError:
+        return None  # a name that does not resolve yet: every connection checks it again
+    if not all(_allowed_text(a, allowed) for a in addresses):
         return (
             "the host must resolve to globally routable addresses only (loopback, private, "
             "link-local, unique-local, multicast, reserved, unspecified and CGNAT addresses are "

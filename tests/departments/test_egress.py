@@ -33,6 +33,7 @@ INTERNAL_URLS = [
     "http://127.0.0.1:8000/",
     "http://localhost:5432/",
     "http://LOCALHOST./",
+    "http://hooks.localhost/",
     "http://0.0.0.0/",
     "http://224.0.0.1/",  # multicast
     "http://240.0.0.1/",  # reserved
@@ -110,7 +111,10 @@ def test_a_name_is_resolved_and_refused_if_any_address_is_internal(
         raise OSError("name does not resolve")
 
     monkeypatch.setattr(egress, "resolve_host", unresolvable)
-    assert_problem(_create(strict_client, "d4", "https://nowhere.example/x"), 422)
+    # not resolvable yet: saved, and checked at every connection (refused while unresolvable)
+    assert _create(strict_client, "d4", "https://nowhere.example/x").status_code == 201
+    with pytest.raises(egress.EgressRefused):
+        egress.checked_addresses("nowhere.example", 443, ())
 
 
 def test_the_allowed_networks_let_loopback_in_and_nothing_else(client: TestClient) -> None:
