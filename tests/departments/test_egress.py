@@ -18,7 +18,7 @@ from app.delivery import egress
 from app.main import create_app
 from tests.conftest import make_settings
 from tests.receiver import Receiver, closed_port_url, wait_until
-from tests.support import ADMIN_KEY, adult, assert_problem, build_world, qualify
+from tests.support import ADMIN_KEY, ExamClock, adult, assert_problem, build_world, qualify
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 GLOBAL = "93.184.216.34"
@@ -161,7 +161,7 @@ def test_the_transport_connects_to_the_address_it_checked_and_keeps_the_host(
 
 
 def test_a_dns_answer_that_changes_after_saving_is_refused_at_connect(
-    fresh_database_url: str, monkeypatch: pytest.MonkeyPatch
+    fresh_database_url: str, monkeypatch: pytest.MonkeyPatch, exam_clock: ExamClock
 ) -> None:
     """Saved while the name pointed at a public address; by delivery time it points at
     loopback, where a receiver listens: nothing reaches it, and the department sees only the
@@ -177,7 +177,7 @@ def test_a_dns_answer_that_changes_after_saving_is_refused_at_connect(
             answer[:] = [GLOBAL]
             world = build_world(client, {"mem": f"http://rebind.example:{port}/hooks/mem"})
             answer[:] = ["127.0.0.1"]
-            qualify(client, world, [(adult(1), ["MEM-LV"])])
+            qualify(client, world, [(adult(1), ["MEM-LV"])], clock=exam_clock)
 
             def attempts() -> list[dict]:  # type: ignore[type-arg]
                 items = client.get("/v1/issuance-requests", headers=world.departments["mem"])
@@ -192,7 +192,9 @@ def test_a_dns_answer_that_changes_after_saving_is_refused_at_connect(
     assert [(a["status_code"], a["error"]) for a in seen] == [(None, egress.REFUSED)] * 2
 
 
-def test_a_url_written_behind_the_api_is_refused_at_connect(fresh_database_url: str) -> None:
+def test_a_url_written_behind_the_api_is_refused_at_connect(
+    fresh_database_url: str, exam_clock: ExamClock
+) -> None:
     settings = make_settings(
         fresh_database_url, worker="embedded", webhook_allowed_networks="", retry_schedule=(0,)
     )
@@ -207,7 +209,7 @@ def test_a_url_written_behind_the_api_is_refused_at_connect(fresh_database_url: 
                     {"u": f"http://2130706433:{port}/hooks/mem"},
                 )
             engine.dispose()
-            qualify(client, world, [(adult(2), ["MEM-LV"])])
+            qualify(client, world, [(adult(2), ["MEM-LV"])], clock=exam_clock)
             assert wait_until(
                 lambda: (
                     client.get("/v1/issuance-requests", headers=world.admin).json()["items"][0][
@@ -219,11 +221,13 @@ def test_a_url_written_behind_the_api_is_refused_at_connect(fresh_database_url: 
         assert receiver.calls == []
 
 
-def test_departments_see_a_fixed_error_kind_not_connection_detail(fresh_database_url: str) -> None:
+def test_departments_see_a_fixed_error_kind_not_connection_detail(
+    fresh_database_url: str, exam_clock: ExamClock
+) -> None:
     settings = make_settings(fresh_database_url, worker="embedded", retry_schedule=(0,))
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         world = build_world(client, {"mem": closed_port_url()})
-        qualify(client, world, [(adult(3), ["MEM-LV"])])
+        qualify(client, world, [(adult(3), ["MEM-LV"])], clock=exam_clock)
         mem = world.departments["mem"]
 
         def attempts() -> list[dict]:  # type: ignore[type-arg]
