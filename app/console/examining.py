@@ -193,6 +193,19 @@ def mark_absent(
     return see_other(f"/console/sessions/{session_id}/results")
 
 
+@router.post("/sessions/{session_id}/absence", response_class=HTMLResponse)
+def mark_absent_in_session(
+    request: Request,
+    session_id: str,
+    person: Person,
+    database: DatabaseDep,
+    registration: Annotated[str, Form()] = "",
+    section: Annotated[str, Form()] = "",
+) -> Response:
+    """The absence form under the results grid: a candidate and the whole sitting or a section."""
+    return mark_absent(request, registration, person, database, section)
+
+
 def _releases(
     db: Session, session: SessionOut, regs: list[RegistrationOut]
 ) -> list[dict[str, Any]]:

@@ -236,9 +236,11 @@ def test_release_per_certificate_and_absence_from_one_section(
     exam_clock.start_of(s)
     csrf = _centre(client, settings)
     second = regs[1]["id"]
+    grid = client.get(f"/console/sessions/{s['id']}/results").text
+    assert 'data-testid="absence-form"' in grid
     r = client.post(
-        f"/console/registrations/{second}/absence",
-        data={"csrf_token": csrf, "section": "ELEC-TRAINING"},
+        f"/console/sessions/{s['id']}/absence",
+        data={"csrf_token": csrf, "registration": second, "section": "ELEC-TRAINING"},
         follow_redirects=False,
     )
     assert r.status_code == 303
