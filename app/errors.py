@@ -14,7 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
-PROBLEM_BASE = "https://oneexam.example/problems/"
+# Problem types are served by this service itself at /problems/{type} (app/ops/reference.py);
+# a relative reference resolves against the URL the problem came from.
+PROBLEM_BASE = "/problems/"
 
 log = logging.getLogger("oneexam.errors")
 

@@ -36,7 +36,9 @@ from app.metrics import Metrics, count_statement
 from app.middleware import RequestContextMiddleware
 from app.migrate import head_revision
 from app.models import load_all_models
+from app.ops.reference import TAGS, install_reference, operation_id
 from app.ops.router import router as ops_router
+from app.ops.webhooks import install_webhooks
 from app.results.router import router as results_router
 from app.sessions.router import router as sessions_router
 
@@ -132,7 +134,12 @@ def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
-                title=app.title, version=app.version, description=app.description, routes=app.routes
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+                webhooks=app.webhooks.routes,
+                tags=app.openapi_tags,
             )
             app.openapi_schema = document_problems_as_problem_json(schema)
         return app.openapi_schema
@@ -150,6 +157,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan_for(services),
+        docs_url=None,
+        redoc_url=None,
+        openapi_tags=[{"name": name, "description": text} for name, text in TAGS],
+        generate_unique_id_function=operation_id,
     )
     install_state(app, services)
     install_error_handlers(app)
@@ -161,5 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     install_console(app)
+    install_reference(app)
+    install_webhooks(app)
     install_openapi(app)
     return app
