@@ -14,7 +14,7 @@ import httpx
 from fastapi.testclient import TestClient
 
 from app import clock
-from app.errors import PROBLEM_JSON
+from app.errors import PROBLEM_BASE, PROBLEM_JSON
 from app.rules.idnumber import check_character
 from tests.receiver import wait_until
 
@@ -231,7 +231,7 @@ def assert_problem(response, status: int) -> dict:  # type: ignore[no-untyped-de
     assert response.headers["content-type"].startswith(PROBLEM_JSON)
     body = response.json()
     assert body["status"] == status
-    assert body["type"].startswith("https://") and body["title"]
+    assert body["type"].startswith(PROBLEM_BASE) and body["title"]  # a page of the service
     return body
 
 

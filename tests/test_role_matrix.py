@@ -77,6 +77,9 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/redoc"): PUBLIC,
+    ("GET", "/"): PUBLIC,
+    ("GET", "/problems"): PUBLIC,
+    ("GET", "/problems/{slug}"): PUBLIC,
     ("POST", "/v1/api-keys"): ADMIN_ONLY,
     ("GET", "/v1/api-keys"): ADMIN_ONLY,
     ("DELETE", "/v1/api-keys/{key_id}"): ADMIN_ONLY,
@@ -190,6 +193,7 @@ def test_every_route_answers_every_principal_as_the_matrix_says(
         "key_id": spare,
         "version": "1",
         "section": "ELEC-THEORY",
+        "slug": "validation",
     }
     bodies = _bodies(ids)
 
