@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from app import rules
 from app.audit import service as audit
 from app.auth import Principal
+from app.candidates import service as candidates_service
 from app.candidates.models import Candidate
 from app.catalogue import service as catalogue_service
 from app.db import bulk_insert, new_id, utcnow
@@ -70,10 +71,12 @@ def outcome_values(outcome: rules.Outcome) -> dict[str, Any]:
                 "passed": f.passed,
                 "pass_score": None if f.pass_score is None else as_json_number(f.pass_score),
                 "missing": f.missing,
+                "code": f.code,
             }
             for f in outcome.failed_sections
         ],
         "exemptions": [rules.exemption_to_dict(e) for e in outcome.exemptions],
+        "reasons": list(outcome.reasons),
     }
 
 
@@ -95,6 +98,7 @@ def _sitters(db: Session, session_id: str) -> Sequence[Row[Any]]:
             Registration.status,
             Registration.plan,
             Registration.name,
+            Registration.held,
             Candidate.id.label("candidate_id"),
             Candidate.id_number_encrypted,
             Candidate.birth_date,
@@ -135,6 +139,7 @@ class Release:
     plans: dict[str, rules.Plan]
     results: dict[str, SectionResults]
     absences: dict[str, frozenset[str]]
+    rechecks: dict[str, rules.Recheck]
     now: datetime
 
 
@@ -186,6 +191,7 @@ def _pending_row(release: Release, registration_id: str, certificate: str) -> di
         "status": OutcomeStatus.PENDING,
         "failed_sections": [],
         "exemptions": [],
+        "reasons": [],
         "issuance_request_id": None,
     }
 
@@ -203,6 +209,7 @@ def _evaluate_all(release: Release) -> tuple[list[dict[str, Any]], list[issuance
             absent=registration.status == "absent",
             absent_from=release.absences.get(registration.id, frozenset()),
             certificates=release.certificates,
+            again=release.rechecks.get(registration.id),
         )
         sitter = _sitter(registration) if any(o.qualified for o in outcomes) else None
         for outcome in outcomes:
@@ -241,16 +248,50 @@ def _write_outcomes(db: Session, release: Release, rows: list[dict[str, Any]]) -
 
 def _load_release(db: Session, session: ExamSession, certificates: frozenset[str]) -> Release:
     registrations = _sitters(db, session.id)
+    catalogue = catalogue_service.load(db=db, version=session.catalogue_version)
+    plans = {r.id: rules.plan_from_dict(r.plan) for r in registrations}
     return Release(
         session=session,
-        catalogue=catalogue_service.load(db=db, version=session.catalogue_version),
+        catalogue=catalogue,
         certificates=certificates,
         registrations=registrations,
-        plans={r.id: rules.plan_from_dict(r.plan) for r in registrations},
+        plans=plans,
         results=_results_where(db, Result.session_id == session.id),
         absences=absences_where(db, SectionAbsence.session_id == session.id),
+        rechecks=_rechecks(db, session, catalogue, registrations, plans),
         now=utcnow(),
     )
+
+
+def _rechecks(
+    db: Session,
+    session: ExamSession,
+    catalogue: rules.Catalogue,
+    registrations: Sequence[Row[Any]],
+    plans: dict[str, rules.Plan],
+) -> dict[str, rules.Recheck]:
+    """Each plan worked out again on the person's certificates as they stand now (a verified
+    certificate may have been revoked since registration), compared with the registered one."""
+    verified = candidates_service.verified_held(
+        db=db, candidate_ids=[r.candidate_id for r in registrations]
+    )
+    out = {}
+    for r in registrations:
+        declared = [
+            rules.HeldCertificate(
+                h["certificate"],
+                h["number"],
+                date.fromisoformat(h["valid_until"]) if h.get("valid_until") else None,
+            )
+            for h in r.held
+            if not h.get("verified")
+        ]
+        held = declared + verified.get(r.candidate_id, [])
+        plan = plans[r.id]
+        targets = [t.certificate for t in plan.targets]
+        current = rules.plan(catalogue, targets, held, r.birth_date, session.exam_date)
+        out[r.id] = rules.recheck(plan, current)
+    return out
 
 
 def _wanted(session: ExamSession, certificates: Sequence[str] | None) -> list[str]:
@@ -374,7 +415,7 @@ def _tally(
         registrations=len({r["registration_id"] for r in rows}),
         qualified=statuses.count(OutcomeStatus.QUALIFIED),
         not_qualified=statuses.count(OutcomeStatus.NOT_QUALIFIED),
-        not_eligible=statuses.count("not_eligible"),
+        not_eligible=statuses.count(OutcomeStatus.NOT_ELIGIBLE),
         absent=len({r["registration_id"] for r in rows if r["status"] == OutcomeStatus.ABSENT}),
         issuance_requests=sum(r["issuance_request_id"] is not None for r in rows),
     )
@@ -407,6 +448,7 @@ def _evaluate_released(
     plan: rules.Plan,
     catalogue: rules.Catalogue,
     mine: SectionResults,
+    stored: Iterable[Outcome],
 ) -> tuple[rules.Outcome, ...]:
     absent_from = absences_where(db, SectionAbsence.registration_id == registration.id)
     return rules.evaluate(
@@ -416,7 +458,24 @@ def _evaluate_released(
         absent=registration.status == "absent",
         absent_from=absent_from.get(registration.id, frozenset()),
         certificates=released_certificates(db, session.id),
+        again=stored_recheck(stored),
     )
+
+
+def stored_recheck(outcomes: Iterable[Outcome]) -> rules.Recheck:
+    """What finalisation found when it worked the plan out again, as its outcomes keep it."""
+    not_eligible = {
+        o.certificate: tuple(o.reasons or ())
+        for o in outcomes
+        if o.status == OutcomeStatus.NOT_ELIGIBLE
+    }
+    withdrawn = {
+        o.certificate: frozenset(
+            f["section"] for f in o.failed_sections if f.get("code") == "exemption-withdrawn"
+        )
+        for o in outcomes
+    }
+    return rules.Recheck(not_eligible, {k: v for k, v in withdrawn.items() if v})
 
 
 def reevaluate(
@@ -440,7 +499,8 @@ def reevaluate(
     active, revisions = _requests_of(db, registration.id)
     sitter = _sitter(registration)
     changes: dict[str, list[str]] = {"requested": [], "cancelled": []}
-    for outcome in _evaluate_released(db, session, registration, plan, catalogue, mine):
+    stored = list(outcome_rows.values())
+    for outcome in _evaluate_released(db, session, registration, plan, catalogue, mine, stored):
         row = outcome_rows[outcome.certificate]
         for key, value in outcome_values(outcome).items():
             setattr(row, key, value)

@@ -72,6 +72,8 @@ class Outcome(Base):
     status: Mapped[str] = mapped_column(sa.String(16))
     failed_sections: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
     exemptions: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    reasons: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    """Why the target is ``not_eligible``, found when its plan was worked out again."""
     issuance_request_id: Mapped[str | None] = mapped_column(sa.String(40))
     evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

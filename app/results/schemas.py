@@ -108,6 +108,9 @@ class FailedSection(BaseModel):
     passed: bool | None
     pass_score: Score | None
     missing: bool = False
+    code: str | None = Field(
+        None, description="below-pass-mark, not-sat, or exemption-withdrawn (its basis is gone)"
+    )
 
 
 class OutcomeOut(BaseModel):
@@ -122,6 +125,9 @@ class OutcomeOut(BaseModel):
         description="each failed section with the score and the mark it missed"
     )
     exemptions: list[ExemptionOut]
+    reasons: list[str] = Field(
+        default_factory=list, description="not_eligible: why (found again at finalisation)"
+    )
     issuance_request_id: str | None
 
 
@@ -191,5 +197,6 @@ def outcome_out(row: Outcome) -> OutcomeOut:
         failed_sections=[f["section"] for f in row.failed_sections],
         failures=[FailedSection.model_validate(f) for f in row.failed_sections],
         exemptions=[ExemptionOut.model_validate(e) for e in row.exemptions],
+        reasons=list(row.reasons or []),
         issuance_request_id=row.issuance_request_id,
     )

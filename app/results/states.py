@@ -6,13 +6,14 @@ are ``pending``. Transitions, and who makes them:
 
 | from | to | by |
 |---|---|---|
-| (none) | ``qualified`` / ``not_qualified`` / ``absent`` | the release of its certificate (``finalisation.finalise``) |
+| (none) | ``qualified`` / ``not_qualified`` / ``not_eligible`` / ``absent`` | the release of its certificate (``finalisation.finalise``) |
 | (none) | ``pending`` | the release of another certificate of the session (``finalisation.finalise``) |
-| ``pending`` | ``qualified`` / ``not_qualified`` / ``absent`` | the release of its certificate (``finalisation.finalise``) |
+| ``pending`` | ``qualified`` / ``not_qualified`` / ``not_eligible`` / ``absent`` | the release of its certificate (``finalisation.finalise``) |
 | ``qualified`` | ``not_qualified`` | an amendment's re-evaluation (``finalisation.reevaluate``) |
 | ``not_qualified`` | ``qualified`` | an amendment's re-evaluation (``finalisation.reevaluate``) |
 
-``absent`` is final: an absent candidate has no results to amend for it. ``pending`` rows are
+``not_eligible`` (the plan, worked out again at finalisation, lost a prerequisite) is final
+too. ``absent`` is final: an absent candidate has no results to amend for it. ``pending`` rows are
 never re-evaluated by an amendment.
 """
 
@@ -25,6 +26,7 @@ class OutcomeStatus(StrEnum):
     PENDING = "pending"
     QUALIFIED = "qualified"
     NOT_QUALIFIED = "not_qualified"
+    NOT_ELIGIBLE = "not_eligible"
     ABSENT = "absent"
 
 

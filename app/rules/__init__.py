@@ -16,10 +16,12 @@ from app.rules.catalogue import (
 )
 from app.rules.evaluation import (
     Outcome,
+    Recheck,
     SectionFailure,
     SectionResult,
     evaluate,
     missing_results,
+    recheck,
     result_problem,
     target_results,
 )
@@ -67,6 +69,7 @@ __all__ = [
     "InvalidIdNumber",
     "Outcome",
     "Plan",
+    "Recheck",
     "Recognition",
     "Requirement",
     "Resit",
@@ -94,6 +97,7 @@ __all__ = [
     "plan",
     "plan_from_dict",
     "plan_to_dict",
+    "recheck",
     "result_problem",
     "target_results",
 ]

@@ -8,7 +8,7 @@ qualify for one department and not another.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from app.results.states import OutcomeStatus
@@ -33,6 +33,40 @@ class SectionFailure:
     passed: bool | None
     pass_score: Decimal | None
     missing: bool = False
+    withdrawn: bool = False
+    """The section was exempt, and the exemption lost its basis before finalisation."""
+
+    @property
+    def code(self) -> str:
+        if self.withdrawn:
+            return "exemption-withdrawn"
+        return "not-sat" if self.missing else "below-pass-mark"
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """What working a plan out again at finalisation found (docs/api.md §8): targets no longer
+    eligible (with the reasons), and per target the exempt sections whose basis is gone."""
+
+    not_eligible: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    withdrawn: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+def recheck(registered: Plan, current: Plan) -> Recheck:
+    """Compare the plan made at registration with the same computation on today's holdings."""
+    now = {t.certificate: t for t in current.targets}
+    not_eligible: dict[str, tuple[str, ...]] = {}
+    withdrawn: dict[str, frozenset[str]] = {}
+    for target in registered.targets:
+        again = now.get(target.certificate)
+        if again is None:
+            continue
+        if target.eligible and not again.eligible:
+            not_eligible[target.certificate] = again.reasons
+        lost = {e.section for e in target.exemptions} - {e.section for e in again.exemptions}
+        if lost:
+            withdrawn[target.certificate] = frozenset(lost)
+    return Recheck(not_eligible, withdrawn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +76,8 @@ class Outcome:
     status: OutcomeStatus
     failed_sections: tuple[SectionFailure, ...]
     exemptions: tuple[Exemption, ...]
+    reasons: tuple[str, ...] = ()
+    """Why the target is ``not_eligible`` (found again at finalisation)."""
 
     @property
     def qualified(self) -> bool:
@@ -88,12 +124,21 @@ def _evaluate_target(
     results: Mapping[str, SectionResult],
     absent_from: Collection[str],
     absent: bool,
+    again: Recheck,
 ) -> Outcome:
     if absent or any(section in absent_from for section in target.required_sections):
         return Outcome(
             certificate.code, certificate.department, OutcomeStatus.ABSENT, (), target.exemptions
         )
-    failures = []
+    if target.certificate in again.not_eligible:
+        status, reasons = OutcomeStatus.NOT_ELIGIBLE, again.not_eligible[target.certificate]
+        return Outcome(certificate.code, certificate.department, status, (), (), reasons)
+    lost = again.withdrawn.get(target.certificate, frozenset())
+    failures = [
+        SectionFailure(s, None, None, certificate.pass_score(s), withdrawn=True)
+        for s in certificate.sections
+        if s in lost
+    ]
     for section in target.required_sections + tuple(
         s for s in results if s not in target.required_sections and results[s].carried_from
     ):
@@ -104,9 +149,8 @@ def _evaluate_target(
         elif not section_passed(result, pass_score):
             failures.append(SectionFailure(section, result.score, result.passed, pass_score))
     status = OutcomeStatus.NOT_QUALIFIED if failures else OutcomeStatus.QUALIFIED
-    return Outcome(
-        certificate.code, certificate.department, status, tuple(failures), target.exemptions
-    )
+    kept = tuple(e for e in target.exemptions if e.section not in lost)
+    return Outcome(certificate.code, certificate.department, status, tuple(failures), kept)
 
 
 def evaluate(
@@ -117,6 +161,7 @@ def evaluate(
     absent: bool = False,
     absent_from: Collection[str] = frozenset(),
     certificates: Collection[str] | None = None,
+    again: Recheck | None = None,
 ) -> tuple[Outcome, ...]:
     """One outcome per target of the plan, in the plan's order.
 
@@ -125,6 +170,8 @@ def evaluate(
     target is ``absent``. ``absent_from``: sections the candidate did not sit; a target requiring
     one of them is ``absent``, the others are evaluated as usual. ``certificates``: evaluate only
     these targets (a release of some certificates of the session); None: every target.
+    ``again``: what re-planning at finalisation found (a lost prerequisite makes the target
+    ``not_eligible``; a withdrawn exemption counts as not sat).
     """
     outcomes = []
     for target in plan.targets:
@@ -132,7 +179,9 @@ def evaluate(
             continue
         certificate = catalogue.certificates[target.certificate]
         mine = target_results(plan, target.certificate, results)
-        outcomes.append(_evaluate_target(certificate, target, mine, absent_from, absent))
+        outcomes.append(
+            _evaluate_target(certificate, target, mine, absent_from, absent, again or Recheck())
+        )
     return tuple(outcomes)
 
 

@@ -66,7 +66,14 @@ def test_one_sitting_many_pass_marks(
     mem = outcomes["MEM-LV"]
     assert mem["status"] == "not_qualified" and mem["failed_sections"] == ["ELEC-THEORY"]
     assert mem["failures"] == [
-        {"section": "ELEC-THEORY", "score": 75, "passed": None, "pass_score": 80, "missing": False}
+        {
+            "section": "ELEC-THEORY",
+            "score": 75,
+            "passed": None,
+            "pass_score": 80,
+            "missing": False,
+            "code": "below-pass-mark",
+        }
     ]
     assert mem["issuance_request_id"] is None
 
