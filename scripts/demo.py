@@ -398,9 +398,8 @@ def run(demo: Demo, rng: random.Random) -> None:
             for row in scores(rng, r, scoring)
         ]
         demo.call("POST", f"/v1/sessions/{session['id']}/results", centre, json={"results": rows})
-    summaries = [
-        demo.call("POST", f"/v1/sessions/{s['id']}/finalise", centre) for s in (electric, welding)
-    ]
+    summaries = [demo.call("POST", f"/v1/sessions/{electric['id']}/finalise", centre)]
+    summaries.append(release_late(demo, centre, welding))
     total_requests = sum(s["issuance_requests"] for s in summaries)
     console.rule("finalisation")
     for name, s in zip(("electricians", "welders"), summaries, strict=True):
@@ -487,6 +486,8 @@ def run(demo: Demo, rng: random.Random) -> None:
     console.rule("three candidates' paths")
     show_paths(demo, centre, registrations, requests)
 
+    show_resit(demo, centre, registrations)
+
     # An issued certificate counts as held later, without being declared.
     holder = next(
         (r for r in requests if r["certificate"] == "MEM-LV" and r["status"] == "issued"), None
@@ -508,6 +509,59 @@ def run(demo: Demo, rng: random.Random) -> None:
             "MEM-LV" in basis and all(t["eligible"] for t in later["targets"]),
             f"{person_['name']}'s issued MEM-LV exempts training and opens level 4 in a later plan, undeclared",
         )
+
+
+def release_late(demo: Demo, centre: dict[str, str], welding: dict[str, Any]) -> Any:
+    """Release the welders' certificates except SAMR-WELD (its test piece is inspected later),
+    then SAMR-WELD; the summary of the whole session comes last."""
+    url = f"/v1/sessions/{welding['id']}/finalise"
+    others = [c for c in welding["certificates"] if c != "SAMR-WELD"]
+    first = demo.call("POST", url, centre, json={"certificates": others})
+    waiting = {
+        o["status"]
+        for o in demo.all(f"/v1/sessions/{welding['id']}/outcomes", centre)
+        if o["certificate"] == "SAMR-WELD"
+    }
+    expect(
+        first["status"] == "partially_finalised" and waiting <= {"pending"},
+        "welders released for every department but SAMR first: SAMR-WELD outcomes pending",
+    )
+    demo.call("POST", url, centre, json={"certificates": ["SAMR-WELD"]})
+    return demo.call("POST", url, centre)
+
+
+def show_resit(demo: Demo, centre: dict[str, str], registrations: dict[str, Any]) -> None:
+    """A candidate not qualified for MEM-LV keeps the sections they passed for a year."""
+    for rid, r in registrations.items():
+        if "MEM-LV" not in r["targets"]:
+            continue
+        outcome = next(
+            o
+            for o in demo.call("GET", f"/v1/registrations/{rid}", centre)["outcomes"]
+            if o["certificate"] == "MEM-LV"
+        )
+        if outcome["status"] != "not_qualified":
+            continue
+        later = demo.call(
+            "POST",
+            "/v1/plans",
+            centre,
+            json={
+                "certificates": ["MEM-LV"],
+                "id_number": r["person"]["id_number"],
+                "on": str(EXAM_DAY + timedelta(days=90)),
+            },
+        )
+        carried = [c["section"] for c in later["carried"]]
+        if not carried:
+            continue  # they passed nothing at MEM-LV's mark
+        expect(
+            not set(carried) & set(later["required_sections"]),
+            f"{r['person']['name']} resits MEM-LV three months later: carries {', '.join(carried)}, "
+            f"sits {', '.join(later['required_sections'])}",
+        )
+        return
+    expect(False, "a candidate not qualified for MEM-LV carries what they passed to a resit")
 
 
 def show_paths(
