@@ -46,6 +46,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app import rules
 from app.audit.models import AuditEntry, AuditHead
 from app.config import Settings
 from app.crypto import Vault, decode_key, derive_key, load_vault
@@ -97,8 +98,11 @@ def _key(db: Session) -> ChainKey:
 
 
 def _plain(value: Any) -> Any:
-    """JSON-ready data, with decimals as numbers, so that what is hashed is what is stored."""
-    if value is None or isinstance(value, str | int | float):
+    """JSON-ready data, with decimals as numbers, so that what is hashed is what is stored, and
+    every valid ID number in a string masked (certificate numbers embed them)."""
+    if isinstance(value, str):
+        return rules.mask_id_numbers_in(value)
+    if value is None or isinstance(value, int | float):
         return value
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)

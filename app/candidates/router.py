@@ -9,6 +9,7 @@ from app.deps import DatabaseDep, LookupLimiterDep, VaultDep
 from app.errors import problem_responses
 from app.issuance.schemas import CandidateCertificateOut, CertificateSearch
 from app.pagination import Page
+from app.rules import mask_certificate_number
 
 router = APIRouter(tags=["candidates"], responses=problem_responses(401, 403))
 
@@ -38,7 +39,9 @@ def search_certificates(
             CandidateCertificateOut(
                 certificate=c.certificate,
                 department=c.department_code,
-                number=c.number,
+                number=c.number
+                if principal.is_department(c.department_code)
+                else mask_certificate_number(c.number),
                 issued_on=c.issued_on,
                 valid_until=c.valid_until,
                 issuance_request_id=c.issuance_request_id,

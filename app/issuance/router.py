@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
+from app import rules
 from app.auth import AnyRole, DepartmentOnly, Principal
 from app.db import DatabaseDep
 from app.delivery import service as delivery_service
@@ -104,7 +105,9 @@ def request_detail(
     if r.decision is not None and r.decided_at is not None:
         decision = DecisionOut(
             decision=Decision(r.decision),
-            certificate_number=r.certificate_number,
+            certificate_number=r.certificate_number
+            if principal.is_department(r.department_code) or r.certificate_number is None
+            else rules.mask_certificate_number(r.certificate_number),
             issued_on=r.issued_on,
             valid_until=r.valid_until,
             reason=r.rejection_reason,

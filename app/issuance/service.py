@@ -89,6 +89,8 @@ def payloads(
         data = json.loads(body)["data"]
         if not principal.is_department(department_of[request_id]):
             data = payload.masked(data, rules.mask_id_number)
+            # certificate numbers of the exemption and prerequisite bases embed ID numbers too
+            data = json.loads(rules.mask_id_numbers_in(json.dumps(data, ensure_ascii=False)))
         out[request_id] = data
     return out
 

@@ -14,6 +14,7 @@ from app.rules.catalogue import (
     Section,
     catalogue_problems,
 )
+from app.rules.certnumber import mask_certificate_number, mask_id_numbers_in
 from app.rules.evaluation import (
     Outcome,
     Recheck,
@@ -91,7 +92,9 @@ __all__ = [
     "check_result_batch",
     "evaluate",
     "exemption_to_dict",
+    "mask_certificate_number",
     "mask_id_number",
+    "mask_id_numbers_in",
     "missing_results",
     "normalise_id_number",
     "plan",

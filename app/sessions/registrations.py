@@ -302,17 +302,43 @@ def _out(
             id_number=person.id_number_masked, name=name, birth_date=person.birth_date
         ),
         targets=[t["certificate"] for t in plan["targets"]],
-        held=[HeldOut.model_validate(h) for h in held],
+        held=[HeldOut.model_validate(masked_number(h)) for h in held],
         required_sections=plan["required_sections"],
         exemptions=[
-            ExemptionOut(target=e["target"], section=e["section"], basis=BasisOut(**e["basis"]))
+            ExemptionOut(
+                target=e["target"],
+                section=e["section"],
+                basis=BasisOut(**masked_number(e["basis"])),
+            )
             for e in plan["exemptions"]
         ],
-        ignored_held=[IgnoredHeldOut.model_validate(x) for x in plan["ignored_held"]],
+        ignored_held=[
+            IgnoredHeldOut.model_validate(masked_number(x)) for x in plan["ignored_held"]
+        ],
         carried=[CarriedOut.model_validate(c) for c in plan.get("carried", [])],
         status=status,
         created_at=created_at,
     )
+
+
+def masked_number(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy with its certificate ``number`` masked (an embedded ID number): registrations and
+    plans are read by centres and admins, never by the issuing department."""
+    return {**item, "number": rules.mask_certificate_number(item["number"])}
+
+
+def masked_numbers(value: Any) -> Any:
+    """A copy of plan-shaped data with every certificate ``number`` in it masked."""
+    if isinstance(value, Mapping):
+        return {
+            k: rules.mask_certificate_number(v)
+            if k == "number" and isinstance(v, str)
+            else masked_numbers(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [masked_numbers(v) for v in value]
+    return value
 
 
 def registration_out(registration: Registration) -> RegistrationOut:

@@ -12,6 +12,7 @@ from app.limits import batch_cap
 from app.pagination import Page, Paging
 from app.schemas import CodeQuery, IdPath
 from app.sessions import registrations, service
+from app.sessions.registrations import masked_numbers
 from app.sessions.schemas import (
     MAX_REGISTRATION_BATCH,
     BatchItem,
@@ -206,7 +207,7 @@ def make_plan(
 def plan_out(plan, version: int) -> PlanOut:  # type: ignore[no-untyped-def]
     from app.rules import plan_to_dict
 
-    d = plan_to_dict(plan)
+    d = masked_numbers(plan_to_dict(plan))
     return PlanOut(
         on=plan.on,
         catalogue_version=version,

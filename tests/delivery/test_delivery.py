@@ -422,7 +422,7 @@ def test_decisions_build_the_record_that_later_registrations_use(
     url = f"/v1/issuance-requests/{mem['id']}/decision"
     issued = {
         "decision": "issued",
-        "certificate_number": "T110105199005170021",
+        "certificate_number": "MEM-2026-000021",
         "issued_on": "2026-12-20",
     }
     assert_problem(env.client.post(url, headers=env.world.departments["samr"], json=issued), 404)
@@ -455,11 +455,11 @@ def test_decisions_build_the_record_that_later_registrations_use(
 
     found = env.client.post(
         "/v1/candidate-certificates:search",
-        headers=env.world.departments["mohurd"],
+        headers=env.world.departments["mem"],  # the issuing department sees the number in full
         json={"id_number": adult(21)},
     ).json()["items"]
     assert [(c["certificate"], c["number"], c["status"]) for c in found] == [
-        ("MEM-LV", "T110105199005170021", "valid")
+        ("MEM-LV", "MEM-2026-000021", "valid")
     ]
     assert (
         env.client.post(
@@ -486,12 +486,12 @@ def test_decisions_build_the_record_that_later_registrations_use(
     body = r.json()
     assert body["exemptions"][0]["basis"] == {
         "certificate": "MEM-LV",
-        "number": "T110105199005170021",
+        "number": "MEM-2026-000021",
     }
     assert [h for h in body["held"] if h["verified"]] == [
         {
             "certificate": "MEM-LV",
-            "number": "T110105199005170021",
+            "number": "MEM-2026-000021",
             "valid_until": "2032-12-19",
             "verified": True,
         }

@@ -45,7 +45,7 @@ def test_a_valid_mem_lv_exempts_training_for_mohurd_and_opens_level_4(
     world: World, client: TestClient
 ) -> None:
     s = schedule_session(client, world.centre_a)
-    held = [{"certificate": "MEM-LV", "number": "T110105199005170011", "valid_until": "2030-01-01"}]
+    held = [{"certificate": "MEM-LV", "number": "MEM-2024-000011", "valid_until": "2030-01-01"}]
     r = register(
         client, world, s["id"], registration(adult(2), ["MOHURD-ELEC", "MOHRSS-ELEC-L4"], held)
     )
@@ -55,7 +55,7 @@ def test_a_valid_mem_lv_exempts_training_for_mohurd_and_opens_level_4(
         {
             "target": "MOHURD-ELEC",
             "section": "ELEC-TRAINING",
-            "basis": {"certificate": "MEM-LV", "number": "T110105199005170011"},
+            "basis": {"certificate": "MEM-LV", "number": "MEM-2024-000011"},
         }
     ]
     assert "ELEC-TRAINING" not in body["required_sections"]

@@ -1,0 +1,37 @@
+"""Certificate numbers are personal data when they embed an ID number.
+
+特种作业操作证 numbers are "T" followed by the holder's 18-character resident identity number,
+and other schemes embed it too. Wherever a certificate number is shown to anyone but the
+issuing department, each embedded ID number is masked as ID numbers are everywhere
+(``T110105********0021``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from app.rules.idnumber import InvalidIdNumber, mask_id_number, normalise_id_number
+
+_WINDOW = re.compile(r"(?=([0-9]{17}[0-9Xx]))")
+_ANY18 = re.compile(r"[0-9]{17}[0-9Xx]")
+
+
+def mask_certificate_number(number: str) -> str:
+    """The number with every 18-character run that looks like an ID number (17 digits and a
+    digit or X) masked, valid or not: a mistyped ID number is still one."""
+    return _ANY18.sub(lambda m: mask_id_number(m.group(0)), number)
+
+
+def mask_id_numbers_in(text: str) -> str:
+    """Free text (an audit entry) with every *valid* ID number in it masked, wherever it starts
+    (also inside a longer run of digits). Validity (birth date and check character) keeps
+    opaque identifiers that merely contain digits intact."""
+    chars = list(text)
+    for m in _WINDOW.finditer(text):
+        try:
+            normalise_id_number(m.group(1))
+        except InvalidIdNumber:
+            continue
+        start = m.start(1)
+        chars[start + 6 : start + 14] = "*" * 8
+    return "".join(chars)
