@@ -3,20 +3,21 @@ except to the issuing department; audit entries never hold the ID number in clea
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.support import World, adult, qualify, registration, schedule_session
+from tests.support import ExamClock, World, adult, qualify, registration, schedule_session
 
 PERSON = adult(21)
 NUMBER = "T" + PERSON
 MASKED = "T" + PERSON[:6] + "********" + PERSON[14:]
 
 
-def _issue(client: TestClient, world: World) -> dict[str, Any]:
+def _issue(client: TestClient, world: World, clock: ExamClock) -> dict[str, Any]:
     """PERSON qualifies for MEM-LV at centre A and the department issues NUMBER."""
-    qualify(client, world, [(PERSON, ["MEM-LV"])])
+    qualify(client, world, [(PERSON, ["MEM-LV"])], clock=clock)
     [request] = client.get("/v1/issuance-requests", headers=world.departments["mem"]).json()[
         "items"
     ]
@@ -39,9 +40,9 @@ def _numbers(client: TestClient, headers: dict[str, str]) -> list[str]:
 
 
 def test_search_and_decisions_mask_the_number_except_for_the_issuing_department(
-    world: World, client: TestClient
+    world: World, client: TestClient, exam_clock: ExamClock
 ) -> None:
-    request = _issue(client, world)
+    request = _issue(client, world, exam_clock)
     assert _numbers(client, world.departments["mem"]) == [NUMBER]
     for other in (world.departments["mohurd"], world.centre_a, world.admin):
         assert _numbers(client, other) == [MASKED]
@@ -53,11 +54,11 @@ def test_search_and_decisions_mask_the_number_except_for_the_issuing_department(
 
 
 def test_registrations_and_plans_mask_declared_and_verified_numbers(
-    world: World, client: TestClient
+    world: World, client: TestClient, exam_clock: ExamClock
 ) -> None:
-    _issue(client, world)
+    _issue(client, world, exam_clock)
     declared = [{"certificate": "MEM-HV", "number": "T" + adult(22)}]
-    s = schedule_session(client, world.centre_b, ["MOHURD-ELEC"])
+    s = schedule_session(client, world.centre_b, ["MOHURD-ELEC"], day=date(2027, 3, 1))
     r = client.post(
         f"/v1/sessions/{s['id']}/registrations",
         headers=world.centre_b,
@@ -83,7 +84,9 @@ def test_registrations_and_plans_mask_declared_and_verified_numbers(
     assert adult(22) not in plan.text and PERSON not in plan.text
 
 
-def test_audit_entries_hold_no_id_number_in_clear(world: World, client: TestClient) -> None:
-    _issue(client, world)
+def test_audit_entries_hold_no_id_number_in_clear(
+    world: World, client: TestClient, exam_clock: ExamClock
+) -> None:
+    _issue(client, world, exam_clock)
     items = client.get("/v1/audit-log", headers=world.admin, params={"limit": 500}).json()
     assert PERSON not in str(items) and MASKED in str(items)
