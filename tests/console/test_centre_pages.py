@@ -189,6 +189,10 @@ def test_the_results_grid_is_all_or_nothing_with_every_bad_cell_marked(
     assert len(detail["results"]) == len(regs[0]["registration"]["required_sections"])
     history = detail["results"][0]["recorded_by"]
     assert history.endswith("user:wang.fang")  # the person, as audit and histories name them
+    log = client.get("/v1/audit-log?limit=500", headers=world.admin).json()["items"]
+    assert any(
+        e["action"] == "results.recorded" and e["actor"] == "centre:CA:user:wang.fang" for e in log
+    )
 
     confirm = client.get(f"/console/sessions/{s['id']}/finalise")
     assert "应急管理" in confirm.text or "mem" in confirm.text
