@@ -33,6 +33,16 @@ def local_date(instant: datetime, zone_name: str) -> date:
     return instant.astimezone(zone(zone_name)).date()
 
 
-def today(zone_name: str = DEFAULT_TIMEZONE) -> date:
+def today(zone_name: str | None = None) -> date:
     """Today's date in ``zone_name`` (the service's zone, ``ONEEXAM_TIMEZONE``, by default)."""
-    return local_date(now(), zone_name)
+    return local_date(now(), zone_name or _service_zone[0])
+
+
+_service_zone = [DEFAULT_TIMEZONE]
+
+
+def use_service_zone(zone_name: str) -> None:
+    """Make ``zone_name`` (``ONEEXAM_TIMEZONE``) the zone of :func:`today` where a caller names
+    none, such as the validation of an ID number's birth date; ``create_app`` calls it."""
+    zone(zone_name)
+    _service_zone[0] = zone_name

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.clock import DEFAULT_TIMEZONE, zone
 from app.delivery.egress import Network, parse_networks
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/oneexam.db"
@@ -60,6 +61,16 @@ class Settings(BaseSettings):
         120, ge=1, le=1_000_000, description="certificate lookups per key per minute"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    timezone: str = Field(
+        DEFAULT_TIMEZONE, description='IANA zone of "today" and of centres that name none'
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        zone(value)  # raises ValueError for a name the zone database does not know
+        return value
+
     log_format: Literal["console", "json"] | None = Field(
         None, description="console (readable) or json; default console on a terminal, else json"
     )

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import event
 
+from app import clock
 from app.audit import service as audit
 from app.audit.router import router as audit_router
 from app.candidates.router import router as candidates_router
@@ -149,6 +150,7 @@ def install_openapi(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    clock.use_service_zone(settings.timezone)
     configure_logging(settings.log_level, settings.log_format)
     load_all_models()
     services = build_services(settings)

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from app import clock
 from app.auth import AnyRole
 from app.candidates import lookup
-from app.db import utcnow
-from app.deps import DatabaseDep, LookupLimiterDep, VaultDep
+from app.deps import DatabaseDep, LookupLimiterDep, SettingsDep, VaultDep
 from app.errors import problem_responses
 from app.issuance.schemas import CandidateCertificateOut, CertificateSearch
 from app.pagination import Page
@@ -24,13 +24,14 @@ def search_certificates(
     database: DatabaseDep,
     vault: VaultDep,
     limiter: LookupLimiterDep,
+    settings: SettingsDep,
     principal: AnyRole,
 ) -> Page[CandidateCertificateOut]:
     """Every certificate issued through oneexam to the person with this ID number. These count
     as held (verified) in later registrations and plans without being declared. A POST, so
     that the number never appears in a URL or an access log."""
     lookup.check_rate(limiter, principal)
-    today = utcnow().date()
+    today = clock.today(settings.timezone)
     with database.write() as db:
         found = lookup.look_up(db, vault=vault, principal=principal, id_number=data.id_number)
     rows = found.result()

@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from app.auth import Admin, AnyRole
 from app.centres import service
 from app.centres.schemas import CentreCreate, CentreOut
-from app.db import DatabaseDep
+from app.deps import DatabaseDep, SettingsDep
 from app.errors import Forbidden, problem_responses
 from app.pagination import Page, Paging
 from app.schemas import CodePath
@@ -14,9 +14,13 @@ router = APIRouter(prefix="/v1/centres", tags=["centres"], responses=problem_res
 
 
 @router.post("", status_code=201, response_model=CentreOut, responses=problem_responses(409, 422))
-def create_centre(data: CentreCreate, database: DatabaseDep, _admin: Admin) -> CentreOut:
+def create_centre(
+    data: CentreCreate, database: DatabaseDep, settings: SettingsDep, _admin: Admin
+) -> CentreOut:
+    """A centre; without ``timezone`` its sessions' exam dates are read in ONEEXAM_TIMEZONE."""
     with database.write() as db:
-        return CentreOut.model_validate(service.create(db=db, data=data), from_attributes=True)
+        centre = service.create(db=db, data=data, default_timezone=settings.timezone)
+        return CentreOut.model_validate(centre, from_attributes=True)
 
 
 @router.get("", response_model=Page[CentreOut])

@@ -1,20 +1,40 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, WithJsonSchema
 
+from app.clock import zone
 from app.schemas import Code, Name, StrictModel
+
+
+def _known_zone(value: str) -> str:
+    zone(value)
+    return value
+
+
+TimeZoneName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_known_zone),
+    WithJsonSchema({"type": "string", "examples": ["Asia/Shanghai", "Asia/Urumqi"]}),
+]
+"""An IANA time zone name."""
 
 
 class CentreCreate(StrictModel):
     code: Code
     name: Name
     region: Name | None = None
+    timezone: TimeZoneName | None = Field(
+        None, description="IANA zone of the centre's sessions; default ONEEXAM_TIMEZONE"
+    )
 
 
 class CentreOut(BaseModel):
     code: str
     name: str
     region: str | None
+    timezone: str
     created_at: datetime

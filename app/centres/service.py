@@ -13,10 +13,16 @@ from app.errors import Conflict, NotFound
 from app.pagination import PageParams, fetch_page
 
 
-def create(*, db: Session, data: CentreCreate) -> Centre:
+def create(*, db: Session, data: CentreCreate, default_timezone: str) -> Centre:
     if db.get(Centre, data.code) is not None:
         raise Conflict(f"Centre {data.code} already exists.")
-    centre = Centre(code=data.code, name=data.name, region=data.region, created_at=utcnow())
+    centre = Centre(
+        code=data.code,
+        name=data.name,
+        region=data.region,
+        timezone=data.timezone or default_timezone,
+        created_at=utcnow(),
+    )
     db.add(centre)
     try:
         db.flush()

@@ -206,7 +206,9 @@ def create_centre(
     try:
         data = CentreCreate.model_validate(body)
         with database.write() as db:
-            centres_service.create(db=db, data=data)
+            centres_service.create(
+                db=db, data=data, default_timezone=request.app.state.settings.timezone
+            )
     except ValidationError as exc:
         problem = forms.invalid(exc, _("The centre cannot be created."))
         return _centres(request, person, database, status=422, problem=forms.problem_lines(problem))

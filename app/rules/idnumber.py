@@ -18,8 +18,10 @@ def check_character(first17: str) -> str:
     return _CHECK_CHARS[total % 11]
 
 
-def normalise_id_number(text: str) -> str:
-    """The canonical form (upper-case ``X``) of a valid number; raises InvalidIdNumber otherwise."""
+def normalise_id_number(text: str, today: date | None = None) -> str:
+    """The canonical form (upper-case ``X``) of a valid number; raises InvalidIdNumber otherwise.
+
+    With ``today``, a birth date after it is invalid too (nobody is born in the future)."""
     if len(text) != 18:
         raise InvalidIdNumber("must be 18 characters")
     body, last = text[:17], text[17].upper()
@@ -33,6 +35,8 @@ def normalise_id_number(text: str) -> str:
         raise InvalidIdNumber("characters 7-14 are not a real birth date") from None
     if born.year < 1900:
         raise InvalidIdNumber("the birth year is before 1900")
+    if today is not None and born > today:
+        raise InvalidIdNumber(f"the birth date {born.isoformat()} is after today")
     expected = check_character(body)
     if last != expected:
         raise InvalidIdNumber("the check character does not match (ISO 7064 MOD 11-2)")

@@ -2,6 +2,8 @@
 
 docs/api.md §4, rules 1-5, for one candidate on one day:
 
+0. a declared certificate is valid until ``valid_until`` or ``issued_on`` + validity (the
+   earlier, when both are given); one with neither is ignored as undated;
 1. held certificates whose ``valid_until`` is before the day are ignored (and reported);
 2. what is held closes under the equivalences, transitively;
 3. a recognition exempts its sections for its target when its ``held`` is (counted as) held;
@@ -12,7 +14,7 @@ docs/api.md §4, rules 1-5, for one candidate on one day:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -28,6 +30,8 @@ class HeldCertificate:
     valid_until: date | None = None
     verified: bool = False
     """Issued through oneexam (a recorded decision), rather than declared by the candidate."""
+    issued_on: date | None = None
+    """Declared: the day it was issued; it is then valid for the catalogue's validity_years."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -121,10 +125,17 @@ def _split_held(
 ) -> tuple[list[HeldCertificate], tuple[IgnoredHeld, ...]]:
     valid: list[HeldCertificate] = []
     ignored: set[IgnoredHeld] = set()
-    for h in held:
-        if h.certificate not in catalogue.certificates:
-            reason = f"{h.certificate} is not in catalogue version {catalogue.version}"
-            ignored.add(IgnoredHeld(h.certificate, h.number, h.valid_until, reason))
+    for declared in held:
+        if declared.certificate not in catalogue.certificates:
+            reason = f"{declared.certificate} is not in catalogue version {catalogue.version}"
+            ignored.add(
+                IgnoredHeld(declared.certificate, declared.number, declared.valid_until, reason)
+            )
+            continue
+        h = dated(catalogue, declared)
+        if h is None:
+            reason = "undated: a declared certificate needs valid_until or issued_on"
+            ignored.add(IgnoredHeld(declared.certificate, declared.number, None, reason))
         elif h.valid_until is not None and h.valid_until < on:
             reason = f"expired on {h.valid_until.isoformat()}, before {on.isoformat()}"
             ignored.add(IgnoredHeld(h.certificate, h.number, h.valid_until, reason))
@@ -132,6 +143,23 @@ def _split_held(
             valid.append(h)
     order = sorted(ignored, key=lambda i: (i.certificate, i.number, i.valid_until or date.max))
     return valid, tuple(order)
+
+
+def dated(catalogue: Catalogue, h: HeldCertificate) -> HeldCertificate | None:
+    """Rule 0: the certificate with the last day it is valid, or None when it is undated.
+
+    A declared certificate is valid until ``valid_until``, or until ``issued_on`` plus the
+    catalogue's ``validity_years`` (null: lifelong). A declared ``valid_until`` later than
+    ``issued_on`` + validity cannot extend it: the earlier of the two counts (clamped, so a
+    typo or an inflated date never grants more than the catalogue allows). One with neither is
+    undated. A verified certificate carries the date its department decided.
+    """
+    if h.verified or h.issued_on is None:
+        return h if h.verified or h.valid_until is not None else None
+    limit = catalogue.certificates[h.certificate].valid_until(h.issued_on)
+    if h.valid_until is not None and (limit is None or h.valid_until < limit):
+        return h
+    return replace(h, valid_until=limit)
 
 
 def _preference(distance: int, h: HeldCertificate) -> tuple[int, int, int, str, str]:

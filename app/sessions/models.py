@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.candidates.models import Candidate
+from app.clock import DEFAULT_TIMEZONE
 from app.db import Base, UTCDateTime, utcnow
 
 
@@ -23,7 +24,9 @@ class ExamSession(Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     exam_date: Mapped[date] = mapped_column(sa.Date)
-    """The local date of ``starts_at`` (in the offset it was given with): the day rules apply on."""
+    """The local date of ``starts_at`` in ``timezone``: the day every rule applies on."""
+    timezone: Mapped[str] = mapped_column(sa.String(64), server_default=DEFAULT_TIMEZONE)
+    """The centre's IANA zone when the session was scheduled, pinned like the catalogue."""
     capacity: Mapped[int]
     seats_taken: Mapped[int] = mapped_column(default=0)
     venue: Mapped[str | None] = mapped_column(sa.String(200))

@@ -141,9 +141,10 @@ def held_certificates(
     declared: Sequence[HeldIn], verified: Sequence[rules.HeldCertificate] = ()
 ) -> list[rules.HeldCertificate]:
     """What the candidate declared, plus what oneexam itself recorded as issued to them."""
-    return [rules.HeldCertificate(h.certificate, h.number, h.valid_until) for h in declared] + list(
-        verified
-    )
+    return [
+        rules.HeldCertificate(h.certificate, h.number, h.valid_until, issued_on=h.issued_on)
+        for h in declared
+    ] + list(verified)
 
 
 def _plan_for(
@@ -163,6 +164,7 @@ def _plan_for(
             certificate=h.certificate,
             number=h.number,
             valid_until=h.valid_until,
+            issued_on=h.issued_on,
             verified=h.verified,
         )
         for h in held

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
-from app import exports
+from app import clock, exports
 from app.auth import AdminOrCentre, AnyRole
-from app.db import DatabaseDep, utcnow
+from app.deps import DatabaseDep, SettingsDep, VaultDep
 from app.errors import problem_responses
 from app.limits import batch_cap
 from app.pagination import Page, Paging
+from app.rules import Plan, plan_to_dict
 from app.schemas import CodeQuery, IdPath
 from app.sessions import registrations, service
 from app.sessions.registrations import masked_numbers
@@ -96,7 +97,7 @@ def cancel_session(
 def register_candidate(
     session_id: IdPath,
     data: RegistrationCreate,
-    request: Request,
+    vault: VaultDep,
     database: DatabaseDep,
     principal: AdminOrCentre,
 ) -> RegistrationOut:
@@ -106,7 +107,7 @@ def register_candidate(
     with database.write() as db:
         (outcome,) = registrations.register(
             db=db,
-            vault=request.app.state.vault,
+            vault=vault,
             session_id=session_id,
             principal=principal,
             rows=[data],
@@ -126,7 +127,7 @@ def register_candidate(
 def register_batch(
     session_id: IdPath,
     data: RegistrationBatch,
-    request: Request,
+    vault: VaultDep,
     database: DatabaseDep,
     principal: AdminOrCentre,
 ) -> BatchOut:
@@ -135,7 +136,7 @@ def register_batch(
     with database.write() as db:
         outcomes = registrations.register(
             db=db,
-            vault=request.app.state.vault,
+            vault=vault,
             session_id=session_id,
             principal=principal,
             rows=data.registrations,
@@ -189,24 +190,26 @@ def list_registrations(
 
 @router.post("/v1/plans", response_model=PlanOut, responses=problem_responses(422))
 def make_plan(
-    data: PlanRequest, request: Request, database: DatabaseDep, _principal: AnyRole
+    data: PlanRequest,
+    vault: VaultDep,
+    settings: SettingsDep,
+    database: DatabaseDep,
+    _principal: AnyRole,
 ) -> PlanOut:
     """The same computation as a registration, on the latest catalogue, stored nowhere."""
     with database.read() as db:
         plan, version = registrations.plan_only(
             db=db,
-            vault=request.app.state.vault,
+            vault=vault,
             certificates=data.certificates,
             held=data.held,
             id_number=data.id_number,
-            on=data.on or utcnow().date(),
+            on=data.on or clock.today(settings.timezone),
         )
     return plan_out(plan, version)
 
 
-def plan_out(plan, version: int) -> PlanOut:  # type: ignore[no-untyped-def]
-    from app.rules import plan_to_dict
-
+def plan_out(plan: Plan, version: int) -> PlanOut:
     d = masked_numbers(plan_to_dict(plan))
     return PlanOut(
         on=plan.on,

@@ -12,6 +12,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from app import clock
 from app.errors import Problem
 from app.rules import InvalidIdNumber, normalise_id_number
 from app.schemas import Code, Name, Score, StrictModel, no_control_characters
@@ -21,7 +22,7 @@ MAX_REGISTRATION_BATCH = 1000
 
 def _valid_id_number(value: str) -> str:
     try:
-        return normalise_id_number(value)
+        return normalise_id_number(value, today=clock.today())
     except InvalidIdNumber as exc:
         raise ValueError(f"not a valid resident identity number: {exc}") from None
 
@@ -49,7 +50,16 @@ CertificateNumber = Annotated[
 class HeldIn(StrictModel):
     certificate: Code
     number: CertificateNumber
-    valid_until: date | None = Field(None, description="null or absent: does not expire")
+    valid_until: date | None = Field(
+        None, description="last valid day; not later than issued_on + the catalogue's validity"
+    )
+    issued_on: date | None = Field(
+        None,
+        description=(
+            "the day it was issued: valid for the catalogue's validity_years from then; a "
+            "certificate with neither valid_until nor issued_on is ignored (undated)"
+        ),
+    )
 
 
 class CandidateIn(StrictModel):
@@ -107,7 +117,10 @@ class SessionOut(BaseModel):
     sections: list[SectionInfo]
     starts_at: datetime
     ends_at: datetime
-    exam_date: date = Field(description="the local date of starts_at; rules apply on this day")
+    exam_date: date = Field(
+        description="the local date of starts_at in the centre's zone; rules apply on this day"
+    )
+    timezone: str = Field(description="the centre's IANA zone; starts_at/ends_at are in its offset")
     capacity: int
     registered: int
     venue: str | None
@@ -144,6 +157,7 @@ class HeldOut(BaseModel):
     certificate: str
     number: str
     valid_until: date | None
+    issued_on: date | None = None
     verified: bool = Field(description="issued through oneexam, rather than declared")
 
 

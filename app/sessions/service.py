@@ -12,6 +12,7 @@ from app.audit import service as audit
 from app.auth import Principal
 from app.catalogue import service as catalogue_service
 from app.centres.models import Centre
+from app.clock import DEFAULT_TIMEZONE
 from app.db import new_id, utcnow
 from app.errors import AppError, Conflict, Forbidden, NotFound, ProblemItem, Unprocessable
 from app.pagination import PageParams, fetch_page
@@ -28,15 +29,18 @@ def schedule(*, db: Session, data: SessionCreate, principal: Principal) -> ExamS
         problems.append(ProblemItem(pointer="/ends_at", message="must be after starts_at"))
     if problems:
         raise Unprocessable("The session cannot be scheduled.", errors=problems)
+    centre_row = db.get(Centre, centre)
+    zone_name = centre_row.timezone if centre_row is not None else DEFAULT_TIMEZONE
     session = ExamSession(
         id=new_id("ses"),
         centre_code=centre,
+        timezone=zone_name,
         status="scheduled",
         catalogue_version=catalogue.version,
         certificates=sorted(data.certificates, key=catalogue.certificate_key),
         starts_at=data.starts_at,
         ends_at=data.ends_at,
-        exam_date=data.starts_at.date(),
+        exam_date=clock.local_date(data.starts_at, zone_name),
         capacity=data.capacity,
         seats_taken=0,
         venue=data.venue,
@@ -167,9 +171,10 @@ def session_out(session: ExamSession, catalogue: rules.Catalogue) -> SessionOut:
             )
             for s in sections
         ],
-        starts_at=session.starts_at,
-        ends_at=session.ends_at,
+        starts_at=session.starts_at.astimezone(clock.zone(session.timezone)),
+        ends_at=session.ends_at.astimezone(clock.zone(session.timezone)),
         exam_date=session.exam_date,
+        timezone=session.timezone,
         capacity=session.capacity,
         registered=session.seats_taken,
         venue=session.venue,

@@ -46,7 +46,9 @@ def test_the_same_scores_meet_one_departments_mark_and_not_anothers() -> None:
 
 
 def test_exempt_sections_are_not_needed_and_missing_results_fail() -> None:
-    p = plan(CATALOGUE, ["MOHURD-ELEC"], [HeldCertificate("MEM-LV", "LV-1")], BORN, ON)
+    p = plan(
+        CATALOGUE, ["MOHURD-ELEC"], [HeldCertificate("MEM-LV", "LV-1", date(2030, 1, 1))], BORN, ON
+    )
     (outcome,) = evaluate(CATALOGUE, p, results(ELEC_THEORY=70, ELEC_PRACTICAL=60, BUILD_SAFETY=70))
     assert outcome.qualified and outcome.exemptions[0].section == "ELEC-TRAINING"
     (outcome,) = evaluate(CATALOGUE, p, results(ELEC_THEORY=70, ELEC_PRACTICAL=60))

@@ -25,11 +25,19 @@ REFERENCE = Catalogue.from_document(reference_catalogue(), 1)
 
 def test_equivalences_close_transitively_and_keep_the_basis_document() -> None:
     # MEM-HV counts as L4, and L4 counts as L5: holding MEM-HV opens L4 (prerequisite L5).
-    p = plan(REFERENCE, ["MOHRSS-ELEC-L4"], [HeldCertificate("MEM-HV", "HV-1")], ADULT, ON)
+    p = plan(
+        REFERENCE,
+        ["MOHRSS-ELEC-L4"],
+        [HeldCertificate("MEM-HV", "HV-1", date(2030, 1, 1))],
+        ADULT,
+        ON,
+    )
     assert p.eligible
     assert set(p.counted_as_held) == {"MEM-HV", "MOHRSS-ELEC-L4", "MOHRSS-ELEC-L5"}
     # a recognition through a held certificate names that certificate as the basis
-    p = plan(REFERENCE, ["MOHURD-ELEC"], [HeldCertificate("MEM-HV", "HV-1")], ADULT, ON)
+    p = plan(
+        REFERENCE, ["MOHURD-ELEC"], [HeldCertificate("MEM-HV", "HV-1", date(2030, 1, 1))], ADULT, ON
+    )
     assert [(e.section, e.basis.certificate, e.basis.number) for e in p.exemptions] == [
         ("ELEC-TRAINING", "MEM-HV", "HV-1")
     ]
