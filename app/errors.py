@@ -10,7 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -160,7 +161,12 @@ _STATUS_TITLES = {
     415: ("Unsupported media type", "unsupported-media-type"),
     422: ("Unprocessable content", "validation"),
     429: ("Too many requests", "too-many-requests"),
+    503: ("Service unavailable", "unavailable"),
 }
+
+DATABASE_RETRY_AFTER = 5
+"""Seconds a client is told to wait when the database cannot be reached."""
+UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 
 
 def http_problem(status: int, detail: str | None = None) -> dict[str, Any]:
@@ -209,6 +215,20 @@ def install_error_handlers(app: FastAPI) -> None:
                 409, "A concurrent request changed the same data; nothing was written. Retry."
             )
         )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(DisconnectionError)
+    @app.exception_handler(PoolTimeout)
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database went away (connection lost, server down, pool exhausted, lock timeout):
+        # the transaction rolled back, nothing was written; the request can simply be retried.
+        log.warning(
+            "database unavailable",
+            extra={"error": type(exc).__name__, "request_id": request.scope.get("request_id")},
+        )
+        body = http_problem(503, "The database cannot be reached just now; nothing was written.")
+        return problem_response(body, {"Retry-After": str(DATABASE_RETRY_AFTER)})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

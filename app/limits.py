@@ -12,8 +12,12 @@ import json
 from typing import Any
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
-from app.errors import PayloadTooLarge
+from app.errors import PayloadTooLarge, ProblemItem, Unprocessable
+
+_declared: dict[int, frozenset[str]] = {}
 
 
 def _is_json(request: Request) -> bool:
@@ -47,3 +51,30 @@ def batch_cap(member: str, cap: int, rows: str) -> Any:
             )
 
     return Depends(check)
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    names = _declared.get(id(route))
+    if names is None:
+        found: set[str] = set()
+        pending: list[Dependant] = [route.dependant]
+        while pending:
+            dependant = pending.pop()
+            found.update(field.alias for field in dependant.query_params)
+            pending.extend(dependant.dependencies)
+        names = _declared[id(route)] = frozenset(found)
+    return names
+
+
+async def known_query_parameters(request: Request) -> None:
+    """An app dependency: a query parameter that a ``/v1`` endpoint does not declare is a 422.
+    A filter the endpoint would not apply must not look as if it had been applied."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.url.path.startswith("/v1/"):
+        return
+    unknown = sorted(set(request.query_params) - _query_names(route))
+    if unknown:
+        raise Unprocessable(
+            "The request has query parameters this endpoint does not take.",
+            errors=[ProblemItem(parameter=name, message="unknown parameter") for name in unknown],
+        )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import event
 
@@ -32,6 +32,7 @@ from app.issuance.lifecycle import make_outbox
 from app.issuance.router import router as issuance_router
 from app.keys.ratelimit import KeyRateLimiter
 from app.keys.router import router as keys_router
+from app.limits import known_query_parameters
 from app.logs import configure_logging
 from app.metrics import Metrics, count_statement
 from app.middleware import RequestContextMiddleware
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_tags=[{"name": name, "description": text} for name, text in TAGS],
         generate_unique_id_function=operation_id,
+        dependencies=[Depends(known_query_parameters)],
     )
     install_state(app, services)
     install_error_handlers(app)

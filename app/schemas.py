@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal
 from typing import Annotated
 
@@ -9,9 +10,11 @@ from fastapi import Path, Query
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
+    Strict,
     StringConstraints,
 )
 
@@ -20,8 +23,26 @@ ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 def no_control_characters(value: str) -> str:
+    """Refuse control characters, and the invisible format characters (Unicode category Cf:
+    zero-width spaces and joiners, direction marks, embeddings, overrides and isolates, the byte
+    order mark) that make a text look like something it is not."""
     if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value):
         raise ValueError("control characters are not allowed")
+    if any(unicodedata.category(ch) == "Cf" for ch in value):
+        raise ValueError("zero-width and direction-control characters are not allowed")
+    return value
+
+
+def has_a_letter(value: str) -> str:
+    if not any(unicodedata.category(ch).startswith("L") for ch in value):
+        raise ValueError("a name needs at least one letter")
+    return value
+
+
+def json_number(value: object) -> object:
+    """Scores arrive as JSON numbers: ``"85"`` and ``true`` are refused, not converted."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a JSON number")
     return value
 
 
@@ -44,8 +65,19 @@ Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     AfterValidator(no_control_characters),
+    AfterValidator(has_a_letter),
 ]
-"""A human name or title; Chinese text round-trips unchanged."""
+"""A human name or title, with at least one letter; Chinese text round-trips unchanged."""
+
+Label = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(no_control_characters),
+]
+"""A short label that need not contain a letter (a venue "301", a region)."""
+
+StrictBoolean = Annotated[bool, Strict()]
+"""A JSON ``true`` or ``false``; ``"yes"``, ``1`` and ``0.0`` are refused."""
 
 Text = Annotated[
     str,
@@ -72,3 +104,6 @@ Score = Annotated[
     PlainSerializer(as_json_number, return_type=int | float, when_used="json"),
 ]
 """A score or pass mark: 0 to 1000, at most one decimal."""
+
+ScoreIn = Annotated[Score, BeforeValidator(json_number)]
+"""A score in a request: a JSON number, never a string."""

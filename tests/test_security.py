@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import socket
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from tests.receiver import Receiver, wait_until
 from tests.support import (
     ADMIN_KEY,
     ExamClock,
+    World,
     adult,
     assert_problem,
     build_world,
@@ -329,3 +331,84 @@ def test_a_problem_document_lists_at_most_100_errors_and_the_total(
         422,
     )
     assert len(small["errors"]) == small["error_count"] == 1
+
+
+# -- strict inputs (issue 14, findings 8 and 9) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"section": "ELEC-TRAINING", "passed": "yes"},
+        {"section": "ELEC-TRAINING", "passed": 1},
+        {"section": "ELEC-TRAINING", "passed": 0.0},
+        {"section": "ELEC-TRAINING", "passed": "true"},
+        {"section": "ELEC-THEORY", "score": "85"},
+        {"section": "ELEC-THEORY", "score": True},
+    ],
+)
+def test_booleans_and_scores_must_be_json_booleans_and_numbers(
+    world: World, client: TestClient, row: dict[str, object]
+) -> None:
+    body = {"results": [{"registration_id": "reg_unknown", **row}]}
+    r = client.post("/v1/sessions/ses_unknown/results", headers=world.centre_a, json=body)
+    assert assert_problem(r, 422)["errors"][0]["pointer"].startswith("/results/0")
+    amend = client.post(
+        "/v1/registrations/reg_unknown/results/ELEC-THEORY/amendments",
+        headers=world.centre_a,
+        json={**{k: v for k, v in row.items() if k != "section"}, "reason": "typo"},
+    )
+    assert_problem(amend, 422)
+
+
+@pytest.mark.parametrize(
+    "name", ["\u200b\u200b", "\u202e\u202d", "\u2066\u2069", "\ufeff", "张\u200b三", "123", "-"]
+)
+def test_names_need_a_letter_and_refuse_zero_width_and_direction_controls(
+    world: World, client: TestClient, name: str
+) -> None:
+    r = client.post("/v1/centres", headers=world.admin, json={"code": "X9", "name": name})
+    assert assert_problem(r, 422)["errors"][0]["pointer"] == "/name"
+    r = client.post("/v1/departments", headers=world.admin, json={"code": "x9", "name": name})
+    assert assert_problem(r, 422)["errors"][0]["pointer"] == "/name"
+    s = schedule_session(client, world.centre_a, ["MEM-LV"])
+    r = client.post(
+        f"/v1/sessions/{s['id']}/registrations",
+        headers=world.centre_a,
+        json=registration(adult(7), ["MEM-LV"], name=name),
+    )
+    assert assert_problem(r, 422)["errors"][0]["pointer"] == "/candidate/name"
+
+
+def test_ordinary_names_and_numeric_venues_still_pass(world: World, client: TestClient) -> None:
+    ok = client.post("/v1/centres", headers=world.admin, json={"code": "X8", "name": "欧阳·娜娜"})
+    assert ok.status_code == 201, ok.text
+    assert schedule_session(client, world.centre_a, ["MEM-LV"], venue="301")["venue"] == "301"
+
+
+def test_a_query_filter_is_applied_or_refused_never_dropped(
+    world: World, client: TestClient
+) -> None:
+    schedule_session(client, world.centre_a, ["MEM-LV"])
+    own = client.get("/v1/sessions", headers=world.centre_a).json()["items"]
+    assert len(own) == 1
+    other = client.get("/v1/sessions", headers=world.centre_a, params={"centre": "CB"})
+    assert other.status_code == 200 and other.json()["items"] == []
+    for url in (
+        "/v1/sessions?centr=CB",
+        "/v1/issuance-requests?stauts=failed",
+        "/v1/departments?x=1",
+    ):
+        r = client.get(url, headers=world.admin)
+        assert assert_problem(r, 422)["errors"][0]["parameter"] in ("centr", "stauts", "x"), url
+
+
+def test_a_lost_database_is_a_503_with_retry_after(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket is closed
+    settings = make_settings(f"postgresql://postgres@127.0.0.1:{port}/gone")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        r = client.get("/v1/sessions", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    problem = assert_problem(r, 503)
+    assert r.headers["retry-after"] == "5" and "internal" not in problem["type"]

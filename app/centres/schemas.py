@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, WithJsonSchema
 
 from app.clock import zone
-from app.schemas import Code, Name, StrictModel
+from app.schemas import Code, Label, Name, StrictModel
 
 
 def _known_zone(value: str) -> str:
@@ -26,7 +26,7 @@ TimeZoneName = Annotated[
 class CentreCreate(StrictModel):
     code: Code
     name: Name
-    region: Name | None = None
+    region: Label | None = None
     timezone: TimeZoneName | None = Field(
         None, description="IANA zone of the centre's sessions; default ONEEXAM_TIMEZONE"
     )

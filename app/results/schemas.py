@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, Field, WithJsonSchema, model_validator
 
 from app.results.states import OutcomeStatus
-from app.schemas import Code, Identifier, Score, StrictModel, Text
+from app.schemas import Code, Identifier, Score, ScoreIn, StrictBoolean, StrictModel, Text
 from app.sessions.schemas import ExemptionOut, RegistrationOut
 
 if TYPE_CHECKING:
@@ -20,10 +20,10 @@ RegistrationId = Identifier
 class ResultIn(StrictModel):
     registration_id: RegistrationId
     section: Code
-    score: Score | None = Field(
+    score: ScoreIn | None = Field(
         None, description="scored sections: 0..max_score, one decimal at most"
     )
-    passed: bool | None = Field(None, description="pass_fail sections")
+    passed: StrictBoolean | None = Field(None, description="pass_fail sections")
 
     @model_validator(mode="after")
     def _one_value(self) -> ResultIn:
@@ -55,8 +55,8 @@ class RecordSummary(BaseModel):
 
 
 class AmendmentIn(StrictModel):
-    score: Score | None = None
-    passed: bool | None = None
+    score: ScoreIn | None = None
+    passed: StrictBoolean | None = None
     reason: Text
 
     @model_validator(mode="after")

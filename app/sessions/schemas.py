@@ -15,7 +15,7 @@ from pydantic import (
 from app import clock
 from app.errors import Problem
 from app.rules import InvalidIdNumber, normalise_id_number
-from app.schemas import Code, Name, Score, StrictModel, no_control_characters
+from app.schemas import Code, Label, Name, Score, StrictModel, no_control_characters
 
 MAX_REGISTRATION_BATCH = 1000
 
@@ -96,7 +96,7 @@ class SessionCreate(StrictModel):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     capacity: int = Field(..., ge=1, le=100_000)
-    venue: Name | None = None
+    venue: Label | None = None
     centre: Code | None = Field(None, description="admin only: the centre the session belongs to")
 
 

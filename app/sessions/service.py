@@ -95,7 +95,7 @@ def list_for(
     stmt = sa.select(ExamSession)
     if principal.role == "centre":
         stmt = stmt.where(ExamSession.centre_code == principal.subject)
-    elif centre:
+    if centre:  # applied for a centre too (another centre's code finds nothing), never dropped
         stmt = stmt.where(ExamSession.centre_code == centre)
     if status:
         stmt = stmt.where(ExamSession.status == status)
