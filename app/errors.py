@@ -216,19 +216,7 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         )
 
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
-    @app.exception_handler(DisconnectionError)
-    @app.exception_handler(PoolTimeout)
-    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-        # The database went away (connection lost, server down, pool exhausted, lock timeout):
-        # the transaction rolled back, nothing was written; the request can simply be retried.
-        log.warning(
-            "database unavailable",
-            extra={"error": type(exc).__name__, "request_id": request.scope.get("request_id")},
-        )
-        body = http_problem(503, "The database cannot be reached just now; nothing was written.")
-        return problem_response(body, {"Retry-After": str(DATABASE_RETRY_AFTER)})
+    _install_unavailable(app)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -244,6 +232,22 @@ def install_error_handlers(app: FastAPI) -> None:
             "detail": "The server could not complete the request. It has been logged.",
         }
         return problem_response(body)
+
+
+def _install_unavailable(app: FastAPI) -> None:
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(DisconnectionError)
+    @app.exception_handler(PoolTimeout)
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database went away (connection lost, server down, pool exhausted, lock timeout):
+        # the transaction rolled back, nothing was written; the request can simply be retried.
+        log.warning(
+            "database unavailable",
+            extra={"error": type(exc).__name__, "request_id": request.scope.get("request_id")},
+        )
+        body = http_problem(503, "The database cannot be reached just now; nothing was written.")
+        return problem_response(body, {"Retry-After": str(DATABASE_RETRY_AFTER)})
 
 
 def _constraint_name(exc: IntegrityError) -> str | None:
