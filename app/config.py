@@ -132,13 +132,13 @@ class Settings(BaseSettings):
 
     @property
     def lease_seconds(self) -> float:
-        """How long a claimed delivery stays locked to one worker.
+        """How long a claimed delivery stays locked to one worker without renewal.
 
-        An attempt lasts at most four timeouts (connect, send, response headers, first body
-        bytes are each bounded by the timeout), so the lease outlives any attempt and another
-        worker can only take an event over once the first has certainly given up on it.
+        A running worker renews the leases it holds every 5 s (a heartbeat) and cuts any
+        attempt off before its lease could lapse (app/delivery/leases.py), so the lease can be
+        short: a dead worker's events are taken over within it.
         """
-        return 4 * self.delivery_timeout + self.delivery_lease_margin
+        return max(10.0, 5.0 + self.delivery_lease_margin)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -148,6 +148,8 @@ class Recorded:
     claimed: Claimed | None = None
     attempt: int = 0
     next_attempt_at: datetime | None = None
+    status_code: int | None = None
+    error: str | None = None
 
 
 @dataclass
@@ -264,7 +266,9 @@ def _apply(
             "outcome": outcome,
         }
     )
-    batch.recorded.append(Recorded(outcome, c.department, a.duration_ms, c, number, next_at))
+    batch.recorded.append(
+        Recorded(outcome, c.department, a.duration_ms, c, number, next_at, a.status_code, a.error)
+    )
 
 
 def _write(db: Session, batch: _Batch, ids: Sequence[str]) -> None:

@@ -9,8 +9,11 @@ ever occupy its own threads.
 - the dispatcher thread claims, for each department taking deliveries, as many due events as
   it has free slots (a lease: ``locked_until`` = now + lease, and a new ``lease_version``); a
   department with nothing due is looked at again only after the poll interval;
-- a department's threads sign and post; each attempt ends within 4 × the request timeout,
-  and the lease is longer than that, so no event is ever in flight twice at once;
+- a department's threads sign and post; each attempt ends at its deadline (4 × the request
+  timeout, or before its lease could lapse), enforced from outside the read loop by a
+  watchdog that closes the connection, while a heartbeat renews the leases of every event the
+  worker holds (``app/delivery/leases.py``), so no event is ever in flight twice at once and a
+  dead worker's events are taken over within one short lease;
 - the recorder thread stores attempts in batches, fenced by the lease version: an attempt
   whose lease was taken over is stored as ``superseded`` and changes nothing. A slot is free
   again only once its attempt is recorded, so finished attempts never pile up in memory.
@@ -32,8 +35,10 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
@@ -41,7 +46,8 @@ from standardwebhooks import Webhook
 
 from app.config import Settings
 from app.db import Database, utcnow
-from app.delivery import egress, service
+from app.delivery import egress, journal, service
+from app.delivery.leases import ATTEMPT_BOUND, Heartbeat, Watch, Watchdog, monotonic_of
 from app.delivery.outbox import Outbox
 from app.delivery.service import EXCERPT_BYTES, Attempt, Claimed, Endpoint
 from app.delivery.signing import signed_headers
@@ -52,9 +58,35 @@ log = logging.getLogger("oneexam.delivery")
 RECORD_BATCH = 500
 CLAIM_GATHER = 0.005
 ENDPOINT_REFRESH = 1.0
-ATTEMPT_BOUND = 4
-"""An attempt lasts at most this many request timeouts (connect, write, headers, first body
-bytes are each bounded by the timeout)."""
+CLAIM_FAILED = "claiming deliveries failed; retrying shortly"
+RECORD_FAILED = "recording attempts failed; retrying"
+MIN_SEND_WINDOW = 1.0
+"""An attempt is not started with less than this many seconds left before its cut-off."""
+
+
+@dataclass
+class _Answer:
+    status_code: int | None = None
+    error: str | None = None
+    excerpt: str | None = None
+    retry_after: str | None = None
+
+
+def make_client(
+    *, timeout: float, tls: ssl.SSLContext, allowed: Sequence[egress.Network]
+) -> httpx.Client:
+    """The HTTP client of one sending thread: one keep-alive connection, no redirects, the
+    per-phase timeout, and the egress policy checked at every connection."""
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout),
+        transport=egress.GuardedTransport(
+            allowed,
+            verify=tls,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+        ),
+        follow_redirects=False,
+        headers={"user-agent": "oneexam-webhooks/1"},
+    )
 
 
 def worker_name() -> str:
@@ -99,6 +131,17 @@ class DeliveryWorker:
         self._dispatcher: threading.Thread | None = None
         self._recorder: threading.Thread | None = None
         self._rotation = itertools.count()
+        self._leases: dict[str, float] = {}
+        """events held (claimed, not yet recorded) → when their lease lapses (monotonic)"""
+        self._watchdog = Watchdog()
+        self._heartbeat = Heartbeat(
+            database=database,
+            worker=self.name,
+            lease=self.lease,
+            held=self._held,
+            renewed=self._renewed,
+        )
+        self._throttle = journal.Throttle()
         self._idle = threading.Condition()
         self._looks_asked = 0
         self._looks_done = 0
@@ -112,6 +155,8 @@ class DeliveryWorker:
         self._recorder = threading.Thread(
             target=self._record_loop, name="delivery-record", daemon=True
         )
+        self._watchdog.start()
+        self._heartbeat.start()
         self._dispatcher.start()
         self._recorder.start()
         log.info("delivery worker started", extra={"worker": self.name, "per_department": self.cap})
@@ -127,6 +172,8 @@ class DeliveryWorker:
             pool.shutdown(wait=True)
         if self._recorder is not None:
             self._recorder.join(timeout)
+        self._heartbeat.stop()
+        self._watchdog.stop()
         for client in self._clients:
             client.close()
         log.info("delivery worker stopped", extra={"worker": self.name})
@@ -161,8 +208,11 @@ class DeliveryWorker:
                 self._drained_until.clear()
             try:
                 claimed = self._claim_round()
-            except Exception:  # the loop must outlive any one failure (a dead loop stops retries)
-                log.exception("claiming deliveries failed; retrying shortly")
+                self._throttle.recovered(CLAIM_FAILED)
+            except (
+                Exception
+            ) as exc:  # the loop outlives any one failure (a dead loop stops retries)
+                self._throttle.exception(CLAIM_FAILED, exc)
                 claimed = -1
             if claimed == 0 and look > self._looks_done and self._all_idle():
                 with self._idle:
@@ -214,6 +264,8 @@ class DeliveryWorker:
                 continue
             with self._lock:
                 self._inflight[department] += len(claimed)
+                for c in claimed:
+                    self._leases[c.id] = monotonic_of(c.locked_until)
             pool = self._pool(department)
             for c in claimed:
                 pool.submit(self._send, endpoint, c)
@@ -234,15 +286,10 @@ class DeliveryWorker:
         threads sharing one client's pool spend much of their time queueing for its lock)."""
         client: httpx.Client | None = getattr(self._local, "client", None)
         if client is None:
-            client = httpx.Client(
-                timeout=httpx.Timeout(self.timeout),
-                transport=egress.GuardedTransport(
-                    self.settings.webhook_allowed_networks,
-                    verify=self._tls,
-                    limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-                ),
-                follow_redirects=False,
-                headers={"user-agent": "oneexam-webhooks/1"},
+            client = make_client(
+                timeout=self.timeout,
+                tls=self._tls,
+                allowed=self.settings.webhook_allowed_networks,
             )
             self._local.client = client
             with self._lock:
@@ -261,40 +308,33 @@ class DeliveryWorker:
     def _send(self, endpoint: Endpoint, claimed: Claimed) -> None:
         started = utcnow()
         t0 = time.monotonic()
-        status_code: int | None = None
-        error: str | None = None
-        excerpt: str | None = None
-        retry_after: str | None = None
+        with self._lock:
+            lease_until = self._leases.get(claimed.id, monotonic_of(claimed.locked_until))
+        watch = self._watchdog.watch(
+            claimed.id, deadline=t0 + ATTEMPT_BOUND * self.timeout, lease_until=lease_until
+        )
+        answer = _Answer()
         released = False
         try:
-            if started + timedelta(seconds=ATTEMPT_BOUND * self.timeout) > claimed.locked_until:
-                released = True  # claimed too long ago (a stalled process): do not send late
-                return
-            headers = signed_headers(
-                self._signing_keys(endpoint.secrets), claimed.id, claimed.body, started
-            )
-            with self._client().stream(
-                "POST", endpoint.url, content=claimed.body, headers=headers
-            ) as response:
-                status_code = response.status_code
-                if status_code == 410:
-                    # Stop claiming for this department at once; the recorded 410 switches the
-                    # endpoint off for every worker.
-                    self._drained_until[endpoint.department] = (
-                        time.monotonic() + 2 * ENDPOINT_REFRESH
-                    )
-                    self._endpoints_expire = 0.0
-                retry_after = response.headers.get("retry-after")
-                excerpt = self._read_excerpt(response)
+            if watch.cut_at - t0 < MIN_SEND_WINDOW:
+                released = True  # the lease is nearly gone (a stalled process): do not send late
+            else:
+                self._exchange(endpoint, claimed, started, watch, answer)
         except httpx.HTTPError as exc:
-            log.info(
+            log.debug(
                 "delivery attempt failed", extra={"webhook_id": claimed.id, "error": repr(exc)}
             )
-            error = egress.attempt_error(exc, self.timeout)
+            answer.error = egress.attempt_error(exc, self.timeout)
         except Exception as exc:  # never let one event kill the thread
             log.exception("unexpected error while delivering", extra={"webhook_id": claimed.id})
-            error = f"unexpected {type(exc).__name__}"
+            answer.error = f"unexpected {type(exc).__name__}"
         finally:
+            self._watchdog.unwatch(watch)
+            if watch.expired:  # cut by the watchdog: whatever arrived is not an answer
+                answer.status_code, answer.excerpt = None, None
+                answer.error = (
+                    f"timeout: the attempt passed its deadline of {watch.cut_at - t0:.1f} s"
+                )
             duration_ms = (time.monotonic() - t0) * 1000
             # The slot stays taken until the recorder has stored this attempt: attempts never
             # pile up unrecorded (memory, and leases running out before they are recorded).
@@ -304,13 +344,37 @@ class DeliveryWorker:
                     self.name,
                     started,
                     duration_ms,
-                    status_code,
-                    error,
-                    excerpt,
-                    retry_after,
+                    answer.status_code,
+                    answer.error,
+                    answer.excerpt,
+                    answer.retry_after,
                     released,
                 )
             )
+
+    def _exchange(
+        self, endpoint: Endpoint, claimed: Claimed, started: datetime, watch: Watch, answer: _Answer
+    ) -> None:
+        headers = signed_headers(
+            self._signing_keys(endpoint.secrets), claimed.id, claimed.body, started
+        )
+        watch.stream = getattr(self._local, "stream", None)  # a kept-alive connection
+        with self._client().stream(
+            "POST",
+            endpoint.url,
+            content=claimed.body,
+            headers=headers,
+            extensions={"trace": watch.trace},
+        ) as response:
+            self._local.stream = watch.stream
+            answer.status_code = response.status_code
+            if answer.status_code == 410:
+                # Stop claiming for this department at once; the recorded 410 switches the
+                # endpoint off for every worker.
+                self._drained_until[endpoint.department] = time.monotonic() + 2 * ENDPOINT_REFRESH
+                self._endpoints_expire = 0.0
+            answer.retry_after = response.headers.get("retry-after")
+            answer.excerpt = self._read_excerpt(response)
 
     @staticmethod
     def _read_excerpt(response: httpx.Response) -> str:
@@ -344,8 +408,9 @@ class DeliveryWorker:
             try:
                 self._record(pending)
                 pending = []
-            except SQLAlchemyError:
-                log.exception("recording attempts failed; retrying")
+                self._throttle.recovered(RECORD_FAILED)
+            except SQLAlchemyError as exc:
+                self._throttle.exception(RECORD_FAILED, exc)
                 time.sleep(0.5)
             except Exception:
                 # Not the database: record one by one so a single bad attempt cannot stall the
@@ -361,10 +426,22 @@ class DeliveryWorker:
                         )
                 pending = []
 
+    def _held(self) -> list[str]:
+        with self._lock:
+            return list(self._leases)
+
+    def _renewed(self, ids: list[str], lease_until: float) -> None:
+        with self._lock:
+            for i in ids:
+                if i in self._leases:
+                    self._leases[i] = lease_until
+        self._watchdog.renewed(ids, lease_until)
+
     def _free_slots(self, attempts: list[Attempt]) -> None:
         with self._lock:
             for a in attempts:
                 self._inflight[a.claimed.department] -= 1
+                self._leases.pop(a.claimed.id, None)
         self._wake.set()
 
     def _all_idle(self) -> bool:
@@ -383,7 +460,23 @@ class DeliveryWorker:
                 rng=self._rng,
             )
         self._free_slots(attempts)
+        for r in recorded:
+            self._report(r)
+
+    def _report(self, r: service.Recorded) -> None:
+        """The attempt's log line and metrics."""
+        if r.claimed is not None:
+            journal.attempt(
+                department=r.department,
+                request_id=r.claimed.request_id,
+                webhook_id=r.claimed.id,
+                number=r.attempt,
+                outcome=r.outcome,
+                status_code=r.status_code,
+                error=r.error,
+                duration_ms=r.duration_ms,
+                next_attempt_at=r.next_attempt_at,
+            )
         if self.metrics is not None:
-            for r in recorded:
-                self.metrics.deliveries.labels(r.department, r.outcome).inc()
-                self.metrics.delivery_seconds.labels(r.department).observe(r.duration_ms / 1000)
+            self.metrics.deliveries.labels(r.department, r.outcome).inc()
+            self.metrics.delivery_seconds.labels(r.department).observe(r.duration_ms / 1000)
