@@ -34,9 +34,10 @@ from app.db import bulk_insert, new_id
 from app.delivery.outbox import NewEvent, Outbox, Settled
 from app.delivery.states import DeliveryStatus, EventType, Settlement
 from app.issuance import payload
+from app.issuance.basis import Document, documents
 from app.issuance.models import IssuanceRequest
 from app.issuance.states import RequestStatus
-from app.sessions.models import ExamSession
+from app.sessions.models import ExamSession, Registration
 
 
 def make_outbox(*, vault: Vault, settings: Settings) -> Outbox:
@@ -78,6 +79,7 @@ def create_requests(
     """One ``pending`` request and its ``issuance.requested`` event per qualified pair, inserted
     in bulk. Returns the request id for each (registration id, certificate)."""
     session_data = payload.session_data(session)
+    held = _held_documents(db, [q.sitter.registration_id for q in qualified])
     requests, events, ids = [], [], {}
     for q in qualified:
         certificate = catalogue.certificates[q.target.certificate]
@@ -90,6 +92,8 @@ def create_requests(
             results=q.results,
             candidate=_candidate(outbox.vault, q.sitter),
             session=session_data,
+            held=held.get(q.sitter.registration_id, []),
+            on=session.exam_date,
         )
         requests.append(_request_values(request_id, session, q, certificate, now))
         body = payload.event_body(EventType.REQUESTED, now, data)
@@ -99,6 +103,18 @@ def create_requests(
         bulk_insert(db, IssuanceRequest, requests)
         outbox.enqueue(db, events, now=now)
     return ids
+
+
+def _held_documents(db: Session, registration_ids: Sequence[str]) -> dict[str, list[Document]]:
+    """The documents each registration's plan was made from (declared and verified)."""
+    if not registration_ids:
+        return {}
+    rows = db.execute(
+        sa.select(Registration.id, Registration.held).where(
+            Registration.id.in_(set(registration_ids))
+        )
+    )
+    return {r.id: documents(r.held or []) for r in rows}
 
 
 def _candidate(vault: Vault, sitter: Sitter) -> dict[str, Any]:
@@ -132,8 +148,9 @@ def _request_values(
 
 def cancel(
     db: Session, *, outbox: Outbox, request: IssuanceRequest, reason: str, now: datetime
-) -> None:
-    """Withdraw a request. The department hears of it only if it was told of the request:
+) -> bool:
+    """Withdraw a request; False (and nothing changes, nothing is sent) if the department had
+    already rejected it. Otherwise the department hears of it only if it was told of it:
 
     - its ``issuance.requested`` was never delivered and is not in flight: that event is
       dropped, and nothing at all is sent;
@@ -142,6 +159,8 @@ def cancel(
       :func:`events_settled` releases it only if that attempt succeeds (or drops it if the
       request fails for good).
     """
+    if request.status == RequestStatus.REJECTED:
+        return False
     if request.status == RequestStatus.ISSUED:
         candidates_service.revoke_certificate(db=db, request_id=request.id, now=now)
     request.status = RequestStatus.CANCELLED
@@ -150,18 +169,19 @@ def cancel(
     request.updated_at = now
     requested = outbox.state_of(db, subject_id=request.id, event_type=EventType.REQUESTED, now=now)
     if requested is None:
-        return
+        return True
     waiting = requested.status in (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
     if requested.status != DeliveryStatus.DELIVERED and not (waiting and requested.in_flight):
         outbox.drop(db, subject_id=request.id, event_type=EventType.REQUESTED, now=now)
         db.flush()
-        return
+        return True
     body = payload.event_body(
         EventType.CANCELLED, now, payload.cancelled_data(request_id=request.id, reason=reason)
     )
     event = NewEvent(request.id, request.department_code, EventType.CANCELLED, body)
     outbox.enqueue(db, [event], now=now, held=requested.status != DeliveryStatus.DELIVERED)
     db.flush()
+    return True
 
 
 def decide(

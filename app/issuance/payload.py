@@ -7,12 +7,13 @@ attempt signs and sends: a retry is byte-for-byte the same request.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from app import rules
+from app.issuance import basis
 from app.schemas import as_json_number
 from app.sessions.models import ExamSession
 
@@ -30,11 +31,53 @@ def requested_data(
     results: Mapping[str, rules.SectionResult],
     candidate: Mapping[str, Any],
     session: Mapping[str, Any],
+    held: Sequence[basis.Document] = (),
+    on: date | None = None,
 ) -> dict[str, Any]:
     """``data`` of ``issuance.requested``: the certificate, the person (full ID number: this body
-    goes only to the issuing department), the sitting, and every section with its mark."""
+    goes only to the issuing department), the sitting, every section with its mark, and the
+    basis of every exemption and of the prerequisite (``held``: the documents the plan was
+    made from; ``on``: the exam date)."""
     certificate = catalogue.certificates[certificate_code]
-    exempt = {e.section: e for e in target.exemptions}
+    return {
+        "request_id": request_id,
+        "certificate": {
+            "code": certificate.code,
+            "name": certificate.name,
+            "department": certificate.department,
+            "level": certificate.level,
+            "validity_years": certificate.validity_years,
+        },
+        "candidate": dict(candidate),
+        "session": dict(session),
+        "sections": _sections(catalogue, certificate, target, results),
+        "exemptions": [
+            {
+                "section": e.section,
+                "basis": {
+                    "certificate": e.basis.certificate,
+                    "number": e.basis.number,
+                    "via": basis.exemption_via(
+                        catalogue, certificate.code, e.section, e.basis.certificate
+                    ),
+                },
+            }
+            for e in target.exemptions
+        ],
+        "prerequisite": (
+            basis.prerequisite(catalogue, certificate.code, held, on) if on is not None else None
+        ),
+    }
+
+
+def _sections(
+    catalogue: rules.Catalogue,
+    certificate: rules.Certificate,
+    target: rules.TargetPlan,
+    results: Mapping[str, rules.SectionResult],
+) -> list[dict[str, Any]]:
+    """Every section the certificate requires, with its mark (none when exempt)."""
+    exempt = {e.section for e in target.exemptions}
     sections = []
     for requirement in certificate.requirements:
         section = catalogue.sections[requirement.section]
@@ -60,26 +103,7 @@ def requested_data(
                 "exam_date": basis.exam_date.isoformat(),
             }
         sections.append(entry)
-    return {
-        "request_id": request_id,
-        "certificate": {
-            "code": certificate.code,
-            "name": certificate.name,
-            "department": certificate.department,
-            "level": certificate.level,
-            "validity_years": certificate.validity_years,
-        },
-        "candidate": dict(candidate),
-        "session": dict(session),
-        "sections": sections,
-        "exemptions": [
-            {
-                "section": e.section,
-                "basis": {"certificate": e.basis.certificate, "number": e.basis.number},
-            }
-            for e in target.exemptions
-        ],
-    }
+    return sections
 
 
 def session_data(session: ExamSession) -> dict[str, Any]:
@@ -88,6 +112,7 @@ def session_data(session: ExamSession) -> dict[str, Any]:
         "id": session.id,
         "centre": session.centre_code,
         "starts_at": session.starts_at.isoformat(),
+        "exam_date": session.exam_date.isoformat(),
         "catalogue_version": session.catalogue_version,
     }
 

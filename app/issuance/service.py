@@ -18,7 +18,7 @@ from app.catalogue import service as catalogue_service
 from app.db import new_id, utcnow
 from app.delivery.outbox import Outbox
 from app.delivery.states import EventType
-from app.errors import Conflict, Forbidden, NotFound
+from app.errors import Conflict, Forbidden, NotFound, ProblemItem, Unprocessable
 from app.issuance import lifecycle, payload
 from app.issuance.models import IssuanceRequest
 from app.issuance.schemas import DecisionIn
@@ -111,6 +111,7 @@ def decide(
     if request.status == RequestStatus.CANCELLED:
         raise Conflict("The request was cancelled; it takes no decision.")
     certificate = _certificate_of(db, request)
+    _check_validity(data, certificate)
     if request.decision is not None:
         if _same_decision(request, data, certificate):
             return request
@@ -140,6 +141,24 @@ def decide(
         },
     )
     return request
+
+
+def _check_validity(data: DecisionIn, certificate: rules.Certificate) -> None:
+    """``valid_until`` may not be later than ``issued_on`` + the certificate's validity."""
+    if data.valid_until is None or data.issued_on is None:
+        return
+    limit = certificate.valid_until(data.issued_on)
+    if limit is not None and data.valid_until > limit:
+        raise Unprocessable(
+            "valid_until is later than the certificate's validity allows.",
+            errors=[
+                ProblemItem(
+                    pointer="/valid_until",
+                    message=f"at most {limit.isoformat()} "
+                    f"(issued_on + {certificate.validity_years} years)",
+                )
+            ],
+        )
 
 
 def _certificate_of(db: Session, request: IssuanceRequest) -> rules.Certificate:

@@ -520,15 +520,15 @@ def reevaluate(
             changes["requested"].append(request_id)
         elif not outcome.qualified and current is not None:
             failed = ", ".join(f.section for f in outcome.failed_sections)
-            issuance.cancel(
+            if issuance.cancel(  # False: the department already rejected it; left as it is
                 db,
                 outbox=outbox,
                 request=current,
                 reason=f"no longer qualified after an amendment (failed: {failed})",
                 now=now,
-            )
-            row.issuance_request_id = None
-            changes["cancelled"].append(current.id)
+            ):
+                row.issuance_request_id = None
+                changes["cancelled"].append(current.id)
     db.flush()
     return changes
 
