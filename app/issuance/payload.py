@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from app import rules
-from app.issuance import basis
+from app.issuance.basis import Document, exemption_via, prerequisite
 from app.schemas import as_json_number
 from app.sessions.models import ExamSession
 
@@ -31,7 +31,7 @@ def requested_data(
     results: Mapping[str, rules.SectionResult],
     candidate: Mapping[str, Any],
     session: Mapping[str, Any],
-    held: Sequence[basis.Document] = (),
+    held: Sequence[Document] = (),
     on: date | None = None,
 ) -> dict[str, Any]:
     """``data`` of ``issuance.requested``: the certificate, the person (full ID number: this body
@@ -57,7 +57,7 @@ def requested_data(
                 "basis": {
                     "certificate": e.basis.certificate,
                     "number": e.basis.number,
-                    "via": basis.exemption_via(
+                    "via": exemption_via(
                         catalogue, certificate.code, e.section, e.basis.certificate
                     ),
                 },
@@ -65,7 +65,7 @@ def requested_data(
             for e in target.exemptions
         ],
         "prerequisite": (
-            basis.prerequisite(catalogue, certificate.code, held, on) if on is not None else None
+            prerequisite(catalogue, certificate.code, held, on) if on is not None else None
         ),
     }
 
