@@ -14,7 +14,7 @@ import pytest
 
 from tests.delivery.test_delivery import DEPARTMENTS, start_env
 from tests.receiver import Receiver, wait_until
-from tests.support import adult, qualify
+from tests.support import ExamClock, adult, qualify
 
 
 class Trickle:
@@ -94,14 +94,14 @@ def trickle() -> Iterator[Trickle]:
 
 
 def test_a_trickling_endpoint_is_cut_at_the_deadline_and_never_sees_one_id_twice(
-    fresh_database_url: str, trickle: Trickle
+    fresh_database_url: str, trickle: Trickle, exam_clock: ExamClock
 ) -> None:
     with Receiver() as receiver:
         urls = {d: receiver.url(d) for d in DEPARTMENTS} | {"mem": trickle.url}
         with start_env(
             fresh_database_url, receiver, urls, delivery_timeout=2.0, retry_schedule=(0, 0.2, 30)
         ) as env:
-            qualify(env.client, env.world, [(adult(1), ["MEM-LV"])])
+            qualify(env.client, env.world, [(adult(1), ["MEM-LV"])], clock=exam_clock)
             assert wait_until(lambda: len(env.requests()) == 1)
             request_id = env.requests()[0]["id"]
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from app.delivery.journal import Throttle
 from tests.delivery.test_delivery import start_env
 from tests.receiver import Receiver, always, wait_until
-from tests.support import adult, qualify
+from tests.support import ExamClock, adult, qualify
 
 
 def _attempt_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -24,14 +24,19 @@ def _attempt_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 
 def test_every_attempt_writes_one_line_and_410_or_failing_for_good_is_a_warning(
-    fresh_database_url: str, caplog: pytest.LogCaptureFixture
+    fresh_database_url: str, caplog: pytest.LogCaptureFixture, exam_clock: ExamClock
 ) -> None:
     caplog.set_level(logging.INFO, logger="oneexam.delivery")
     with Receiver() as receiver:
         receiver.behaviours["samr"] = always(410)
         receiver.behaviours["mohrss"] = always(500)
         with start_env(fresh_database_url, receiver, retry_schedule=(0, 0.05)) as env:
-            qualify(env.client, env.world, [(adult(1), ["MEM-LV", "SAMR-WELD", "MOHRSS-ELEC-L5"])])
+            qualify(
+                env.client,
+                env.world,
+                [(adult(1), ["MEM-LV", "SAMR-WELD", "MOHRSS-ELEC-L5"])],
+                clock=exam_clock,
+            )
             assert wait_until(lambda: sorted(env.statuses()) == ["delivered", "failed", "pending"])
             env.wait_idle()
             lines = _attempt_lines(caplog)
@@ -77,7 +82,10 @@ def test_the_throttle_writes_an_error_once_then_a_count_a_minute(
 
 
 def test_a_failing_claim_loop_does_not_write_a_traceback_every_poll(
-    fresh_database_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    fresh_database_url: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    exam_clock: ExamClock,
 ) -> None:
     from app.delivery import service as delivery_service
 
@@ -90,7 +98,7 @@ def test_a_failing_claim_loop_does_not_write_a_traceback_every_poll(
     monkeypatch.setattr(delivery_service, "claim", broken_claim)
     caplog.set_level(logging.INFO, logger="oneexam.delivery")
     with Receiver() as receiver, start_env(fresh_database_url, receiver) as env:
-        qualify(env.client, env.world, [(adult(2), ["MEM-LV"])])
+        qualify(env.client, env.world, [(adult(2), ["MEM-LV"])], clock=exam_clock)
         assert wait_until(lambda: calls[0] >= 20)
     failures = [
         r for r in caplog.records if r.getMessage().startswith("claiming deliveries failed")

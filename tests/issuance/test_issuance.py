@@ -125,10 +125,10 @@ def test_a_lifelong_certificate_takes_any_valid_until(
 
 
 def test_a_rejected_request_is_neither_cancelled_nor_told_of_a_cancellation(
-    fresh_database_url: str,
+    fresh_database_url: str, exam_clock: ExamClock
 ) -> None:
     with Receiver() as receiver, start_env(fresh_database_url, receiver) as env:
-        _, (reg,) = qualify(env.client, env.world, [(adult(4), ["MEM-LV"])])
+        _, (reg,) = qualify(env.client, env.world, [(adult(4), ["MEM-LV"])], clock=exam_clock)
         assert wait_until(lambda: env.statuses() == ["delivered"])
         (request,) = env.requests()
         r = env.client.post(
