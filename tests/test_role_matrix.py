@@ -204,6 +204,7 @@ def test_every_route_answers_every_principal_as_the_matrix_says(
         for method in sorted(route.methods or ()):
             if method != "HEAD":
                 routes.add((method, route.path))
+    routes = {(m, path) for m, path in routes if not path.startswith("/console")}
     missing = routes - set(MATRIX)
     assert not missing, f"routes without role expectations: {sorted(missing)}"
     assert not set(MATRIX) - routes, (
@@ -235,3 +236,45 @@ def test_every_route_answers_every_principal_as_the_matrix_says(
     print(
         f"\nrole matrix: {len(MATRIX)} routes ({api_routes} API routes) x {len(PRINCIPALS)} principals = {checked} calls checked"
     )
+
+
+SIGN_IN_PAGE = "redirect to sign-in"
+CONSOLE_PUBLIC: dict[tuple[str, str], int] = {
+    ("GET", "/console"): 303,  # on to /console/home, which asks for a sign-in
+    ("GET", "/console/sign-in"): 200,
+    ("POST", "/console/sign-in"): 403,  # a form post without its CSRF token
+    ("GET", "/console/language"): 422,  # without the language to switch to
+}
+
+
+def test_an_api_key_signs_nobody_into_the_console(
+    world: World, client: TestClient, principals: dict[str, dict[str, str]]
+) -> None:
+    """Console routes are for people: every page asks for a sign-in, every form post is a 401,
+    whatever bearer key comes with it. What a signed-in person may see is tested in
+    tests/console (another centre's session is a 404, a disabled person is signed out, ...)."""
+    failures = []
+    for route in iter_route_contexts(client.app.routes):  # type: ignore[attr-defined]
+        if not route.path.startswith("/console"):
+            continue
+        for method in sorted(set(route.methods or ()) - {"HEAD"}):
+            path = route.path.format(
+                session_id="ses_x",
+                request_id="req_x",
+                registration_id="reg_x",
+                code="mem",
+                username="someone",
+            )
+            want = CONSOLE_PUBLIC.get((method, route.path))
+            if want is None:
+                want = SIGN_IN_PAGE if method == "GET" else 401
+            for principal, headers in principals.items():
+                r = client.request(method, path, headers=headers, follow_redirects=False)
+                got: Any = r.status_code
+                if got == 303 and r.headers["location"].startswith("/console/sign-in"):
+                    got = SIGN_IN_PAGE
+                if got != want:
+                    failures.append(
+                        f"{method} {route.path} as {principal}: expected {want}, got {got}"
+                    )
+    assert not failures, "\n".join(failures)
