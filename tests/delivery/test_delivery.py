@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -255,6 +256,9 @@ def test_429_retry_after_is_honoured(
 def test_rotation_signs_with_both_secrets_during_the_overlap(
     env: Env, exam_clock: ExamClock
 ) -> None:
+    # The overlap lasts 24 h from the rotation: rotate on the eve of the exam day, so that the
+    # session (which opens the next morning on the test clock) is delivered inside it.
+    exam_clock.move_to(datetime(2026, 12, 14, 12, 0, tzinfo=UTC))
     old = env.world.secrets["mem"]
     new = env.client.post("/v1/departments/mem/secret-rotations", headers=env.world.admin).json()[
         "signing_secret"
