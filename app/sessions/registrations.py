@@ -62,21 +62,7 @@ def register(
 ) -> list[RowOutcome]:
     """Register every row that can be; the outcome of each row, in order."""
     session = sessions_service.get_for(db=db, session_id=session_id, principal=principal, lock=True)
-    outcomes: dict[int, RowOutcome] = {}
-    parsed: dict[int, RegistrationCreate] = {}
-    for i, raw in enumerate(rows):
-        try:
-            parsed[i] = (
-                raw
-                if isinstance(raw, RegistrationCreate)
-                else RegistrationCreate.model_validate(raw)
-            )
-        except ValidationError as exc:
-            problem: AppError = Unprocessable(
-                "The registration is not valid.", errors=validation_items(exc.errors())
-            )
-            outcomes[i] = RowOutcome(i, 422, problem=problem)
-
+    parsed, outcomes = _parse_rows(rows)
     closed = sessions_service.registration_closed(session)
     if closed is not None:
         outcomes.update({i: RowOutcome(i, 409, problem=closed) for i in parsed})
@@ -125,6 +111,27 @@ def register(
         created = _insert(db, vault, session, principal, accepted, index_of, people)
         outcomes.update({i: RowOutcome(i, 201, registration=out) for i, out in created.items()})
     return [outcomes[i] for i in range(len(rows))]
+
+
+def _parse_rows(
+    rows: Sequence[RegistrationCreate | Mapping[str, Any]],
+) -> tuple[dict[int, RegistrationCreate], dict[int, RowOutcome]]:
+    """Each row as a registration, or its 422 when it is not one."""
+    parsed: dict[int, RegistrationCreate] = {}
+    outcomes: dict[int, RowOutcome] = {}
+    for i, raw in enumerate(rows):
+        try:
+            parsed[i] = (
+                raw
+                if isinstance(raw, RegistrationCreate)
+                else RegistrationCreate.model_validate(raw)
+            )
+        except ValidationError as exc:
+            problem: AppError = Unprocessable(
+                "The registration is not valid.", errors=validation_items(exc.errors())
+            )
+            outcomes[i] = RowOutcome(i, 422, problem=problem)
+    return parsed, outcomes
 
 
 def _registered_here(db: Session, session_id: str, candidate_ids: list[str]) -> dict[str, str]:
