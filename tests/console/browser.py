@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+"""Where ``ONEEXAM_TEST_SCREENSHOTS=1`` has the browser test write the README's screenshots;
+without it they go to the test's temporary folder, so a test run leaves the tree untouched."""
 VIEWPORT = {"width": 1366, "height": 768}
 
 
@@ -123,5 +126,10 @@ def console(fresh_database_url: str, browser: Any) -> Iterator[Console]:
 
 
 def screenshot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    folder = SCREENSHOTS if os.environ.get("ONEEXAM_TEST_SCREENSHOTS") == "1" else _scratch()
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"))
+
+
+def _scratch() -> Path:
+    return Path(tempfile.gettempdir()) / "oneexam-console-screenshots"
