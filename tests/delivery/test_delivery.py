@@ -497,6 +497,7 @@ def test_decisions_build_the_record_that_later_registrations_use(
             "certificate": "MEM-LV",
             "number": "MEM-2026-000021",
             "valid_until": "2032-12-19",
+            "issued_on": None,
             "verified": True,
         }
     ]
