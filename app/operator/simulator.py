@@ -21,13 +21,14 @@ import logging
 import signal
 import threading
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import httpx
 import uvicorn
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
+
+from app import clock
 
 log = logging.getLogger("oneexam.simulator")
 
@@ -96,11 +97,11 @@ class SimulatedDepartment:
         if self._rejects(request_id):
             decision: dict[str, Any] = {"decision": "rejected", "reason": "材料审核未通过（模拟）"}
         else:
-            number = f"{self.code.upper()}-{date.today():%Y%m%d}-{hashlib.sha256(request_id.encode()).hexdigest()[:8].upper()}"
+            number = f"{self.code.upper()}-{clock.today():%Y%m%d}-{hashlib.sha256(request_id.encode()).hexdigest()[:8].upper()}"
             decision = {
                 "decision": "issued",
                 "certificate_number": number,
-                "issued_on": date.today().isoformat(),
+                "issued_on": clock.today().isoformat(),
             }
         url = f"{self.api}/v1/issuance-requests/{request_id}/decision"
         async with httpx.AsyncClient(timeout=30) as client:
