@@ -16,7 +16,11 @@ from pydantic import (
     PlainSerializer,
     Strict,
     StringConstraints,
+    WithJsonSchema,
 )
+
+from app import clock
+from app.rules import InvalidIdNumber, normalise_id_number
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -107,3 +111,30 @@ Score = Annotated[
 
 ScoreIn = Annotated[Score, BeforeValidator(json_number)]
 """A score in a request: a JSON number, never a string."""
+
+
+def _valid_id_number(value: str) -> str:
+    try:
+        return normalise_id_number(value, today=clock.today())
+    except InvalidIdNumber as exc:
+        raise ValueError(f"not a valid resident identity number: {exc}") from None
+
+
+IdNumber = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=18),
+    AfterValidator(_valid_id_number),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^[0-9]{17}[0-9Xx]$",
+            "description": "18-character GB 11643 number; check character per ISO 7064 MOD 11-2",
+            "examples": ["11010519491231002X"],
+        }
+    ),
+]
+CertificateNumber = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(no_control_characters),
+]

@@ -5,9 +5,9 @@ from fastapi import APIRouter
 from app import clock
 from app.auth import AnyRole
 from app.candidates import lookup
+from app.candidates.schemas import CandidateCertificateOut, CertificateSearch
 from app.deps import DatabaseDep, LookupLimiterDep, SettingsDep, VaultDep
 from app.errors import problem_responses
-from app.issuance.schemas import CandidateCertificateOut, CertificateSearch
 from app.pagination import Page
 from app.rules import mask_certificate_number
 

@@ -1,19 +1,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
 from app.delivery.schemas import AttemptOut
 from app.issuance.states import Decision, RequestStatus
-from app.schemas import StrictModel, Text
-from app.sessions.schemas import CertificateNumber, IdNumber
+from app.schemas import CertificateNumber, StrictModel, Text
 
 __all__ = [
     "AttemptOut",
-    "CandidateCertificateOut",
-    "CertificateSearch",
     "DecisionIn",
     "DecisionOut",
     "IssuanceRequestDetail",
@@ -77,17 +74,3 @@ class DecisionIn(StrictModel):
             if self.certificate_number or self.issued_on or self.valid_until:
                 raise ValueError("a rejection carries no certificate number or dates")
         return self
-
-
-class CertificateSearch(StrictModel):
-    id_number: IdNumber
-
-
-class CandidateCertificateOut(BaseModel):
-    certificate: str
-    department: str
-    number: str
-    issued_on: date
-    valid_until: date | None
-    issuance_request_id: str
-    status: Literal["valid", "expired", "revoked"]

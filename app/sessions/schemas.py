@@ -4,47 +4,24 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
     Field,
-    StringConstraints,
     WithJsonSchema,
 )
 
-from app import clock
 from app.errors import Problem
-from app.rules import InvalidIdNumber, normalise_id_number
-from app.schemas import Code, Label, Name, Score, StrictModel, no_control_characters
+from app.schemas import (
+    CertificateNumber,
+    Code,
+    IdNumber,
+    Label,
+    Name,
+    Score,
+    StrictModel,
+)
 
 MAX_REGISTRATION_BATCH = 1000
-
-
-def _valid_id_number(value: str) -> str:
-    try:
-        return normalise_id_number(value, today=clock.today())
-    except InvalidIdNumber as exc:
-        raise ValueError(f"not a valid resident identity number: {exc}") from None
-
-
-IdNumber = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=18),
-    AfterValidator(_valid_id_number),
-    WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": "^[0-9]{17}[0-9Xx]$",
-            "description": "18-character GB 11643 number; check character per ISO 7064 MOD 11-2",
-            "examples": ["11010519491231002X"],
-        }
-    ),
-]
-CertificateNumber = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
-    AfterValidator(no_control_characters),
-]
 
 
 class HeldIn(StrictModel):
