@@ -32,6 +32,7 @@ from app.results.models import Result
 from app.results.schemas import AbsenceIn, ResultIn
 from app.schemas import as_json_number
 from app.sessions.schemas import RegistrationOut, SessionOut
+from app.sessions.states import RegistrationStatus
 
 CELL = "cell:"
 
@@ -217,7 +218,9 @@ def _releases(
     out = []
     for code in session.certificates:
         certificate = catalogue.certificates[code]
-        aiming = [r for r in regs if code in r.targets and r.status == "registered"]
+        aiming = [
+            r for r in regs if code in r.targets and r.status == RegistrationStatus.REGISTERED
+        ]
         out.append(
             {
                 "certificate": certificate,

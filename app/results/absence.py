@@ -23,6 +23,7 @@ from app.results.models import Result, SectionAbsence
 from app.results.schemas import AbsenceIn, AbsentSection, RegistrationAbsences
 from app.sessions import registrations as registrations_service
 from app.sessions.models import ExamSession, Registration
+from app.sessions.states import RegistrationStatus
 
 
 def mark_absent(
@@ -34,7 +35,7 @@ def mark_absent(
     )
     finalisation.require_open(session, "marking absence")
     data = data or AbsenceIn()
-    if registration.status == "absent":
+    if registration.status == RegistrationStatus.ABSENT:
         return registration
     if data.sections is not None:
         _absent_from(db, session, registration, principal, data)
@@ -46,7 +47,7 @@ def mark_absent(
         raise Conflict(
             f"{recorded} result(s) are recorded for this candidate; they cannot be marked absent."
         )
-    registration.status = "absent"
+    registration.status = RegistrationStatus.ABSENT
     registration.absent_at = utcnow()
     db.flush()
     audit.append(
@@ -54,8 +55,10 @@ def mark_absent(
         actor=principal.actor,
         action="registration.absent",
         subject=registration.id,
-        before="registered",
-        after="absent" if data.reason is None else {"status": "absent", "reason": data.reason},
+        before=RegistrationStatus.REGISTERED,
+        after=RegistrationStatus.ABSENT
+        if data.reason is None
+        else {"status": RegistrationStatus.ABSENT, "reason": data.reason},
     )
     return registration
 

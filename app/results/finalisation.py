@@ -30,6 +30,7 @@ from app.delivery.outbox import Outbox
 from app.errors import Conflict, ProblemItem, Unprocessable
 from app.issuance import lifecycle as issuance
 from app.issuance.models import IssuanceRequest
+from app.issuance.states import RequestStatus
 from app.pagination import PageParams, fetch_page
 from app.results.models import CertificateRelease, Outcome, Result, SectionAbsence
 from app.results.schemas import FinaliseSummary
@@ -37,6 +38,7 @@ from app.results.states import OutcomeStatus
 from app.schemas import as_json_number
 from app.sessions import service as sessions_service
 from app.sessions.models import ExamSession, Registration
+from app.sessions.states import RELEASING, RegistrationStatus, SessionStatus
 
 MISSING_LISTED = 1000
 SectionResults = dict[str, rules.SectionResult]
@@ -147,7 +149,7 @@ def _refuse_missing(release: Release) -> None:
     missing = [
         {"registration_id": r.id, "section": section}
         for r in release.registrations
-        if r.status == "registered"
+        if r.status == RegistrationStatus.REGISTERED
         for section in rules.missing_results(
             release.plans[r.id],
             release.results.get(r.id, {}),
@@ -206,7 +208,7 @@ def _evaluate_all(release: Release) -> tuple[list[dict[str, Any]], list[issuance
             release.catalogue,
             plan,
             mine,
-            absent=registration.status == "absent",
+            absent=registration.status == RegistrationStatus.ABSENT,
             absent_from=release.absences.get(registration.id, frozenset()),
             certificates=release.certificates,
             again=release.rechecks.get(registration.id),
@@ -346,7 +348,9 @@ def finalise(
     audit.append(
         db,
         actor=principal.actor,
-        action="session.finalised" if session.status == "finalised" else "session.released",
+        action="session.finalised"
+        if session.status == SessionStatus.FINALISED
+        else "session.released",
         subject=session.id,
         after={**written.model_dump(), "released": sorted(to_release)},
     )
@@ -367,17 +371,17 @@ def _mark_released(
         for code in sorted(release.certificates)
     )
     if all_released >= set(session.certificates):
-        session.status = "finalised"
+        session.status = SessionStatus.FINALISED
         session.finalised_at = release.now
     else:
-        session.status = "partially_finalised"
+        session.status = SessionStatus.PARTIALLY_FINALISED
     db.flush()
 
 
 def require_open(session: ExamSession, doing: str) -> None:
     """Results, absences and releases are taken from ``starts_at`` on, until every certificate
     is released."""
-    if session.status not in ("scheduled", "partially_finalised"):
+    if session.status not in RELEASING:
         raise Conflict(
             f"The session is {session.status}; {doing} is possible only while it is "
             "scheduled or partially finalised."
@@ -410,7 +414,9 @@ def _tally(
     rows = list(rows)
     statuses = [r["status"] for r in rows]
     return FinaliseSummary(
-        status="finalised" if session.status == "finalised" else "partially_finalised",
+        status=SessionStatus.FINALISED
+        if session.status == SessionStatus.FINALISED
+        else SessionStatus.PARTIALLY_FINALISED,
         certificates=list(certificates),
         registrations=len({r["registration_id"] for r in rows}),
         qualified=statuses.count(OutcomeStatus.QUALIFIED),
@@ -438,7 +444,7 @@ def _requests_of(
     revisions: dict[str, int] = defaultdict(int)
     for r in requests:
         revisions[r.certificate] = max(revisions[r.certificate], r.revision)
-    return {r.certificate: r for r in requests if r.status != "cancelled"}, revisions
+    return {r.certificate: r for r in requests if r.status != RequestStatus.CANCELLED}, revisions
 
 
 def _evaluate_released(
@@ -455,7 +461,7 @@ def _evaluate_released(
         catalogue,
         plan,
         mine,
-        absent=registration.status == "absent",
+        absent=registration.status == RegistrationStatus.ABSENT,
         absent_from=absent_from.get(registration.id, frozenset()),
         certificates=released_certificates(db, session.id),
         again=stored_recheck(stored),

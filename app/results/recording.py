@@ -32,6 +32,7 @@ from app.schemas import as_json_number
 from app.sessions import registrations as registrations_service
 from app.sessions import service as sessions_service
 from app.sessions.models import ExamSession, Registration
+from app.sessions.states import RELEASED, RegistrationStatus, SessionStatus
 
 
 def json_value(score: Decimal | None, passed: bool | None) -> Any:
@@ -46,7 +47,7 @@ def _sittings(db: Session, session_id: str, wanted: list[str]) -> dict[str, rule
     absences = finalisation.absences_where(db, SectionAbsence.registration_id.in_(wanted))
     return {
         reg_id: rules.Sitting(
-            absent=status == "absent",
+            absent=status == RegistrationStatus.ABSENT,
             sits=frozenset(required),
             absent_from=absences.get(reg_id, frozenset()),
         )
@@ -179,7 +180,7 @@ def amend(
     registration, session = registrations_service.get_for(
         db=db, registration_id=registration_id, principal=principal, lock_session=True
     )
-    if session.status == "cancelled":
+    if session.status == SessionStatus.CANCELLED:
         raise Conflict("The session is cancelled; its results cannot be amended.")
     result = _result_to_amend(db, registration, section)
     catalogue = catalogue_service.load(db=db, version=session.catalogue_version)
@@ -202,7 +203,7 @@ def amend(
     result.amendments_count += 1
     db.flush()
     after: dict[str, Any] = {"value": json_value(data.score, data.passed), "reason": data.reason}
-    if session.status in ("finalised", "partially_finalised"):
+    if session.status in RELEASED:
         after["reevaluation"] = finalisation.reevaluate(
             db,
             outbox=outbox,

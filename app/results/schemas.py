@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, WithJsonSchema, model_validator
 from app.results.states import OutcomeStatus
 from app.schemas import Code, Identifier, Score, ScoreIn, StrictBoolean, StrictModel, Text
 from app.sessions.schemas import ExemptionOut, RegistrationOut
+from app.sessions.states import SessionStatus
 
 if TYPE_CHECKING:
     from app.results.models import Outcome, Result, ResultAmendment
@@ -162,7 +163,7 @@ class FinaliseIn(StrictModel):
 
 
 class FinaliseSummary(BaseModel):
-    status: Literal["finalised", "partially_finalised"] = Field(
+    status: Literal[SessionStatus.FINALISED, SessionStatus.PARTIALLY_FINALISED] = Field(
         description="the session's status after this release"
     )
     certificates: list[str] = Field(description="the certificates this summary counts")

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.candidates.models import Candidate
 from app.clock import DEFAULT_TIMEZONE
 from app.db import Base, UTCDateTime, utcnow
+from app.delivery.states import sql_in
+from app.sessions.states import RegistrationStatus, SessionStatus
 
 
 class ExamSession(Base):
@@ -18,7 +20,7 @@ class ExamSession(Base):
 
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     centre_code: Mapped[str] = mapped_column(sa.ForeignKey("centres.code"), index=True)
-    status: Mapped[str] = mapped_column(sa.String(24), default="scheduled")
+    status: Mapped[str] = mapped_column(sa.String(24), default=SessionStatus.SCHEDULED)
     catalogue_version: Mapped[int] = mapped_column(sa.ForeignKey("catalogue_versions.version"))
     certificates: Mapped[list[str]] = mapped_column(sa.JSON)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -36,10 +38,7 @@ class ExamSession(Base):
     finalised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        sa.CheckConstraint(
-            "status in ('scheduled', 'partially_finalised', 'finalised', 'cancelled')",
-            name="status",
-        ),
+        sa.CheckConstraint(sql_in("status", SessionStatus), name="status"),
         sa.CheckConstraint("capacity >= 1", name="capacity"),
         sa.CheckConstraint("seats_taken >= 0 and seats_taken <= capacity", name="seats"),
         sa.CheckConstraint("ends_at > starts_at", name="times"),
@@ -61,7 +60,7 @@ class Registration(Base):
     plan: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     required_sections: Mapped[list[str]] = mapped_column(sa.JSON)
     """The plan's sections to sit, kept apart so result batches need not read whole plans."""
-    status: Mapped[str] = mapped_column(sa.String(16), default="registered")
+    status: Mapped[str] = mapped_column(sa.String(16), default=RegistrationStatus.REGISTERED)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(sa.String(80))
     absent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -70,5 +69,5 @@ class Registration(Base):
 
     __table_args__ = (
         sa.UniqueConstraint("session_id", "candidate_id"),
-        sa.CheckConstraint("status in ('registered', 'absent')", name="status"),
+        sa.CheckConstraint(sql_in("status", RegistrationStatus), name="status"),
     )

@@ -42,6 +42,7 @@ from app.sessions.schemas import (
     RegistrationCreate,
     RegistrationOut,
 )
+from app.sessions.states import RegistrationStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +251,7 @@ def _insert(
                 "held": held_json,
                 "plan": plan_json,
                 "required_sections": plan_json["required_sections"],
-                "status": "registered",
+                "status": RegistrationStatus.REGISTERED,
                 "created_at": now,
                 "created_by": principal.actor,
             }
@@ -262,7 +263,7 @@ def _insert(
             row.candidate.name,
             plan_json,
             held_json,
-            "registered",
+            RegistrationStatus.REGISTERED,
             now,
         )
     bulk_insert(db, Registration, values)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
@@ -30,6 +30,7 @@ from app.sessions.schemas import (
     SessionOut,
     TargetOut,
 )
+from app.sessions.states import RegistrationStatus, SessionStatus
 
 router = APIRouter(tags=["sessions and registrations"], responses=problem_responses(401, 403))
 
@@ -52,9 +53,7 @@ def list_sessions(
     database: DatabaseDep,
     principal: AdminOrCentre,
     page: Paging,
-    status: Annotated[
-        Literal["scheduled", "partially_finalised", "finalised", "cancelled"] | None, Query()
-    ] = None,
+    status: Annotated[SessionStatus | None, Query()] = None,
     centre: CodeQuery = None,
 ) -> Page[SessionOut]:
     """A centre sees its own sessions; an admin sees all (or one centre's)."""
@@ -167,7 +166,7 @@ def list_registrations(
     database: DatabaseDep,
     principal: AdminOrCentre,
     page: Paging,
-    status: Annotated[Literal["registered", "absent"] | None, Query()] = None,
+    status: Annotated[RegistrationStatus | None, Query()] = None,
     export: exports.ExportDep = None,
 ) -> Page[RegistrationOut] | Response:
     with database.read() as db:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AwareDatetime,
@@ -20,6 +20,7 @@ from app.schemas import (
     Score,
     StrictModel,
 )
+from app.sessions.states import RegistrationStatus, SessionStatus
 
 MAX_REGISTRATION_BATCH = 1000
 
@@ -88,7 +89,7 @@ class SectionInfo(BaseModel):
 class SessionOut(BaseModel):
     id: str
     centre: str
-    status: Literal["scheduled", "partially_finalised", "finalised", "cancelled"]
+    status: SessionStatus
     catalogue_version: int
     certificates: list[str]
     sections: list[SectionInfo]
@@ -165,7 +166,7 @@ class RegistrationOut(BaseModel):
     carried: list[CarriedOut] = Field(
         default_factory=list, description="sections carried from an earlier sitting"
     )
-    status: Literal["registered", "absent"]
+    status: RegistrationStatus
     created_at: datetime
 
 

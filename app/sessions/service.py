@@ -19,6 +19,7 @@ from app.pagination import PageParams, fetch_page
 from app.sessions.exceptions import SessionClosed, SessionNotStarted, SessionStarted
 from app.sessions.models import ExamSession
 from app.sessions.schemas import SectionInfo, SessionCreate, SessionOut
+from app.sessions.states import RELEASED, SessionStatus, session_may_move
 
 
 def schedule(*, db: Session, data: SessionCreate, principal: Principal) -> ExamSession:
@@ -35,7 +36,7 @@ def schedule(*, db: Session, data: SessionCreate, principal: Principal) -> ExamS
         id=new_id("ses"),
         centre_code=centre,
         timezone=zone_name,
-        status="scheduled",
+        status=SessionStatus.SCHEDULED,
         catalogue_version=catalogue.version,
         certificates=sorted(data.certificates, key=catalogue.certificate_key),
         starts_at=data.starts_at,
@@ -104,10 +105,10 @@ def list_for(
 
 def cancel(*, db: Session, session_id: str, principal: Principal) -> ExamSession:
     session = get_for(db=db, session_id=session_id, principal=principal, lock=True)
-    if session.status in ("finalised", "partially_finalised"):
+    if session.status in RELEASED:
         raise Conflict(f"A {session.status.replace('_', ' ')} session cannot be cancelled.")
-    if session.status == "scheduled":
-        session.status = "cancelled"
+    if session_may_move(session.status, SessionStatus.CANCELLED):
+        session.status = SessionStatus.CANCELLED
         session.cancelled_at = utcnow()
         db.flush()
         audit.append(
@@ -115,14 +116,14 @@ def cancel(*, db: Session, session_id: str, principal: Principal) -> ExamSession
             actor=principal.actor,
             action="session.cancelled",
             subject=session.id,
-            before="scheduled",
-            after="cancelled",
+            before=SessionStatus.SCHEDULED,
+            after=SessionStatus.CANCELLED,
         )
     return session
 
 
 def require_scheduled(session: ExamSession, doing: str) -> None:
-    if session.status != "scheduled":
+    if session.status != SessionStatus.SCHEDULED:
         raise Conflict(
             f"The session is {session.status}; {doing} is possible only while it is scheduled."
         )
@@ -139,7 +140,7 @@ def registration_closed(session: ExamSession) -> AppError | None:
     Registration closes at ``starts_at``: from then on, the people in the room are the ones the
     results and the certificates are for.
     """
-    if session.status != "scheduled":
+    if session.status != SessionStatus.SCHEDULED:
         return SessionClosed(f"The session is {session.status}; it takes no registrations.")
     if has_started(session):
         return SessionStarted(
