@@ -21,12 +21,14 @@ router = APIRouter(tags=["delivery"], responses=problem_responses(401, 403))
     responses=problem_responses(404, 422),
 )
 def recover(
-    code: CodePath, data: RecoverIn, database: DatabaseDep, outbox: OutboxDep, _admin: Admin
+    code: CodePath, data: RecoverIn, database: DatabaseDep, outbox: OutboxDep, admin: Admin
 ) -> RecoverOut:
     """Queue again every failed event of this department created since ``since`` (for example
     after its endpoint was down for longer than the retry schedule). Each keeps its original
-    ``webhook-id``, so the department's de-duplication holds."""
+    ``webhook-id``, so the department's de-duplication holds. Audited."""
     with database.write() as db:
         departments_service.get(db=db, code=code)
-        count = service.recover(db, outbox=outbox, department=code, since=data.since, now=utcnow())
+        count = service.recover(
+            db, outbox=outbox, department=code, since=data.since, now=utcnow(), actor=admin.actor
+        )
     return RecoverOut(department=code, requeued=count)

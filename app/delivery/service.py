@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.audit import service as audit
 from app.crypto import Vault
 from app.db import bulk_insert, new_id
 from app.delivery import policy
@@ -318,14 +319,23 @@ def _event_values(
     }
 
 
-def recover(db: Session, *, outbox: Outbox, department: str, since: datetime, now: datetime) -> int:
+def recover(
+    db: Session, *, outbox: Outbox, department: str, since: datetime, now: datetime, actor: str
+) -> int:
     """Queue again every failed event of a department created since a moment (for example
     after its endpoint was down for longer than the retry schedule), under their original
-    ``webhook-id``s."""
+    ``webhook-id``s. Audited under ``actor``."""
     count = outbox.requeue(
         db, now=now, department=department, since=since, statuses=(DeliveryStatus.FAILED,)
     )
     db.flush()
+    audit.append(
+        db,
+        actor=actor,
+        action="deliveries.recovered",
+        subject=department,
+        after={"since": since, "requeued": count},
+    )
     return count
 
 

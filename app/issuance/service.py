@@ -211,7 +211,7 @@ def redeliver(
     *, db: Session, outbox: Outbox, principal: Principal, request_id: str
 ) -> IssuanceRequest:
     """Queue a failed (or delivered) request's events again under their original webhook-ids
-    (the outbox reports the requeue, and the request is ``pending`` again)."""
+    (the outbox reports the requeue, and the request is ``pending`` again). Audited."""
     request = get_for(db=db, principal=principal, request_id=request_id, lock=True)
     if principal.role == "department":
         raise Forbidden("Redelivery is for an admin or the centre that ran the session.")
@@ -219,7 +219,16 @@ def redeliver(
         raise Conflict(
             f"The request is {request.status}; only failed or delivered requests are redelivered."
         )
+    before = request.status
     outbox.requeue(db, now=utcnow(), subject_id=request.id)
     db.flush()
     db.refresh(request)
+    audit.append(
+        db,
+        actor=principal.actor,
+        action="issuance.redelivered",
+        subject=request.id,
+        before={"status": before},
+        after={"status": request.status},
+    )
     return request

@@ -8,10 +8,17 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from app.config import Settings
+from app.main import create_app
+from tests.conftest import make_settings
+from tests.console.support import csrf_of, make_user, sign_in
+from tests.receiver import closed_port_url, wait_until
 from tests.support import (
     ELEC3,
+    ExamClock,
     World,
     adult,
+    build_world,
+    qualify,
     reference_catalogue,
     registration,
     schedule_session,
@@ -86,3 +93,51 @@ def test_registrations_one_or_a_batch_are_audited_with_the_centre_key(
     assert [r["id"] for r in created[0]["after"]["registrations"]] == [one.json()["id"]]
     assert [r["targets"] for r in created[1]["after"]["registrations"]] == [["MEM-LV"]]
     assert adult(1) not in str(entries) and adult(2) not in str(entries)
+
+
+def test_redeliver_and_recover_are_audited_with_the_acting_key_or_person(
+    fresh_database_url: str, exam_clock: ExamClock
+) -> None:
+    settings = make_settings(fresh_database_url, worker="embedded", retry_schedule=(0,))
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        world = build_world(client, {"mem": closed_port_url()})
+        qualify(client, world, [(adult(n), ["MEM-LV"]) for n in (1, 2, 3)], clock=exam_clock)
+        admin = {"headers": world.admin, "params": {"limit": 500}}
+
+        def statuses() -> list[str]:
+            return [
+                r["status"] for r in client.get("/v1/issuance-requests", **admin).json()["items"]
+            ]
+
+        assert wait_until(lambda: statuses() == ["failed"] * 3)
+        first, second, _ = client.get("/v1/issuance-requests", **admin).json()["items"]
+        r = client.post(f"/v1/issuance-requests/{first['id']}/redeliver", headers=world.centre_a)
+        assert r.status_code == 202, r.text
+        make_user(settings, "wang.fang", "centre", "CA")
+        assert sign_in(client, "wang.fang").status_code == 303
+        csrf = csrf_of(client.get("/console/sessions").text)
+        r = client.post(
+            f"/console/issuance-requests/{second['id']}/redeliver",
+            data={"csrf_token": csrf},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303, r.text
+        assert wait_until(lambda: statuses() == ["failed"] * 3)
+        r = client.post(
+            "/v1/departments/mem/recover",
+            headers=world.admin,
+            json={"since": "2000-01-01T00:00:00Z"},
+        )
+        assert r.status_code == 202 and r.json()["requeued"] == 3, r.text
+
+        entries = _entries(client, world)
+        key_of = {k["label"]: k["id"] for k in client.get("/v1/api-keys", **admin).json()["items"]}
+        by_api, by_person = [e for e in entries if e["action"] == "issuance.redelivered"]
+        assert by_api["subject"] == first["id"] and by_api["actor"].startswith("centre:CA:key_")
+        assert by_api["before"] == {"status": "failed"} and by_api["after"] == {"status": "pending"}
+        assert by_person["subject"] == second["id"]
+        assert by_person["actor"] == "centre:CA:user:wang.fang"
+        [recovered] = [e for e in entries if e["action"] == "deliveries.recovered"]
+        assert recovered["actor"] == f"admin:{key_of['ONEEXAM_ADMIN_KEY']}"
+        assert recovered["subject"] == "mem"
+        assert recovered["after"] == {"since": "2000-01-01T00:00:00+00:00", "requeued": 3}
