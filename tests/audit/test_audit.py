@@ -3,53 +3,16 @@
 from __future__ import annotations
 
 import itertools
-import os
-import subprocess
-import sys
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from app.db import create_db_engine
+from tests.audit.support import audit_cli, audited_history
 from tests.support import (
-    ELEC3,
-    TEST_PII_KEY,
     ExamClock,
     World,
-    adult,
-    electrician_results,
-    post_results,
-    register_many,
-    registration,
-    schedule_session,
 )
-
-
-def _make_history(client: TestClient, world: World, clock: ExamClock) -> str:
-    s = schedule_session(client, world.centre_a)
-    a, b = register_many(
-        client, world, s["id"], [registration(adult(1), ELEC3), registration(adult(2), ["MEM-LV"])]
-    )
-    clock.start_of(s)
-    client.post(f"/v1/registrations/{b['id']}/absence", headers=world.centre_a)
-    post_results(client, world, s["id"], electrician_results(a["id"]))
-    client.post(
-        f"/v1/registrations/{a['id']}/results/ELEC-THEORY/amendments",
-        headers=world.centre_a,
-        json={"score": 81, "reason": "复核"},
-    )
-    client.post(f"/v1/sessions/{s['id']}/finalise", headers=world.centre_a)
-    return str(s["id"])
-
-
-def _verify_cli(database_url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ONEEXAM_DATABASE_URL": database_url, "ONEEXAM_PII_KEY": TEST_PII_KEY}
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", "audit", "verify"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
 
 
 def test_every_outcome_changing_write_is_chained_and_verifies(
@@ -58,7 +21,7 @@ def test_every_outcome_changing_write_is_chained_and_verifies(
     # Setting up the world (departments, keys, the catalogue) is audited too: count from there.
     log = {"limit": 500}
     base = len(client.get("/v1/audit-log", headers=world.admin, params=log).json()["items"])
-    session_id = _make_history(client, world, exam_clock)
+    session_id = audited_history(client, world, exam_clock)
     entries = client.get("/v1/audit-log", headers=world.admin, params=log).json()["items"][base:]
     assert [e["action"] for e in entries] == [
         "registrations.created",
@@ -82,7 +45,7 @@ def test_every_outcome_changing_write_is_chained_and_verifies(
         "first_broken": None,
         "problem": None,
     }
-    done = _verify_cli(settings.database_url)
+    done = audit_cli(settings.database_url, "verify")
     assert done.returncode == 0 and f"{base + 5} entries verified" in done.stderr
     assert client.get("/v1/audit-log", headers=world.centre_a).status_code == 403
 
@@ -90,7 +53,7 @@ def test_every_outcome_changing_write_is_chained_and_verifies(
 def test_editing_a_row_in_the_database_breaks_verification_at_that_row(
     world: World, client: TestClient, settings, exam_clock: ExamClock
 ) -> None:  # type: ignore[no-untyped-def]
-    _make_history(client, world, exam_clock)
+    audited_history(client, world, exam_clock)
     engine = create_db_engine(settings.database_url)
     audit_log = sa.table(
         "audit_log", sa.column("seq"), sa.column("action"), sa.column("after", sa.JSON)
@@ -103,7 +66,7 @@ def test_editing_a_row_in_the_database_breaks_verification_at_that_row(
             .values(after={"value": 95, "reason": "复核"})
         )
     engine.dispose()
-    done = _verify_cli(settings.database_url)
+    done = audit_cli(settings.database_url, "verify")
     assert done.returncode == 1 and f"broken at entry {seq}" in done.stderr
     body = client.get("/v1/audit-log/verification", headers=world.admin).json()
     assert body["intact"] is False and body["first_broken"] == seq
@@ -112,7 +75,7 @@ def test_editing_a_row_in_the_database_breaks_verification_at_that_row(
 def test_deleting_the_latest_row_is_detected(
     world: World, client: TestClient, settings, exam_clock: ExamClock
 ) -> None:  # type: ignore[no-untyped-def]
-    _make_history(client, world, exam_clock)
+    audited_history(client, world, exam_clock)
     engine = create_db_engine(settings.database_url)
     with engine.begin() as conn:
         latest = conn.scalar(sa.text("select max(seq) from audit_log"))

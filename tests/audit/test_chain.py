@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -17,45 +14,16 @@ from sqlalchemy.orm import Session
 from app.audit.models import AuditEntry
 from app.config import Settings
 from app.db import create_db_engine, utcnow
+from tests.audit.support import audit_cli, audited_history
 from tests.support import (
-    ELEC3,
     ExamClock,
     World,
     adult,
     build_world,
-    electrician_results,
-    oneexam_env,
-    post_results,
     register_many,
     registration,
     schedule_session,
 )
-
-
-def _history(client: TestClient, world: World, clock: ExamClock) -> None:
-    """Four audited writes: an absence, results, an amendment, a finalisation."""
-    s = schedule_session(client, world.centre_a)
-    a, b = register_many(
-        client, world, s["id"], [registration(adult(1), ELEC3), registration(adult(2), ["MEM-LV"])]
-    )
-    clock.start_of(s)
-    client.post(f"/v1/registrations/{b['id']}/absence", headers=world.centre_a)
-    post_results(client, world, s["id"], electrician_results(a["id"]))
-    client.post(
-        f"/v1/registrations/{a['id']}/results/ELEC-THEORY/amendments",
-        headers=world.centre_a,
-        json={"score": 81, "reason": "复核"},
-    )
-    client.post(f"/v1/sessions/{s['id']}/finalise", headers=world.centre_a)
-
-
-def _audit(database_url: str, *args: str, **env: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", "audit", *args],
-        env=oneexam_env(database_url, **env),
-        capture_output=True,
-        text=True,
-    )
 
 
 def _sha256_of(entry: AuditEntry) -> str:
@@ -106,10 +74,10 @@ def _sql(database_url: str, *statements: str) -> None:
 def test_an_entry_changed_and_the_chain_recomputed_without_the_key_fails(
     world: World, client: TestClient, settings: Settings, exam_clock: ExamClock
 ) -> None:
-    _history(client, world, exam_clock)
-    assert _audit(settings.database_url, "verify").returncode == 0
+    audited_history(client, world, exam_clock)
+    assert audit_cli(settings.database_url, "verify").returncode == 0
     _rewrite(settings.database_url, edit_seq=3, recompute_from=3)
-    done = _audit(settings.database_url, "verify")
+    done = audit_cli(settings.database_url, "verify")
     assert done.returncode == 1 and "broken at entry 3" in done.stderr
     body = client.get("/v1/audit-log/verification", headers=world.admin).json()
     assert body["intact"] is False and body["first_broken"] == 3
@@ -118,31 +86,31 @@ def test_an_entry_changed_and_the_chain_recomputed_without_the_key_fails(
 def test_the_whole_chain_recomputed_from_the_start_without_the_key_fails(
     world: World, client: TestClient, settings: Settings, exam_clock: ExamClock
 ) -> None:
-    _history(client, world, exam_clock)
+    audited_history(client, world, exam_clock)
     _rewrite(settings.database_url, edit_seq=3, recompute_from=1)
-    done = _audit(settings.database_url, "verify")
+    done = audit_cli(settings.database_url, "verify")
     assert done.returncode == 1 and "broken at entry 1" in done.stderr
 
 
 def test_deleting_the_tail_and_the_head_row_fails(
     world: World, client: TestClient, settings: Settings, exam_clock: ExamClock
 ) -> None:
-    _history(client, world, exam_clock)
+    audited_history(client, world, exam_clock)
     _sql(settings.database_url, "delete from audit_log where seq > 2", "delete from audit_head")
-    done = _audit(settings.database_url, "verify")
+    done = audit_cli(settings.database_url, "verify")
     assert done.returncode == 1 and "broken at entry 3" in done.stderr
 
 
 def test_deleting_the_tail_and_pointing_the_head_at_the_new_tail_fails(
     world: World, client: TestClient, settings: Settings, exam_clock: ExamClock
 ) -> None:
-    _history(client, world, exam_clock)
+    audited_history(client, world, exam_clock)
     _sql(
         settings.database_url,
         "delete from audit_log where seq > 2",
         "update audit_head set seq = 2, hash = (select hash from audit_log where seq = 2)",
     )
-    done = _audit(settings.database_url, "verify")
+    done = audit_cli(settings.database_url, "verify")
     assert done.returncode == 1 and "broken at entry 3" in done.stderr
 
 
@@ -157,13 +125,13 @@ def test_a_log_shorter_than_its_checkpoint_fails_even_with_an_old_head_replayed(
         old_head = dict(conn.execute(sa.text("select * from audit_head")).mappings().one())
     engine.dispose()
     client.post(f"/v1/sessions/{s['id']}/cancel", headers=world.centre_a)
-    taken = _audit(settings.database_url, "checkpoint")
+    taken = audit_cli(settings.database_url, "checkpoint")
     assert taken.returncode == 0, taken.stderr
     checkpoint = json.loads(taken.stdout)
     assert checkpoint["seq"] >= 2 and {"hash", "at", "signature"} <= checkpoint.keys()
     path = tmp_path / "checkpoint.json"
     path.write_text(taken.stdout)
-    assert _audit(settings.database_url, "verify", "--checkpoint", str(path)).returncode == 0
+    assert audit_cli(settings.database_url, "verify", "--checkpoint", str(path)).returncode == 0
 
     engine = create_db_engine(settings.database_url)
     with engine.begin() as conn:  # drop the newest entry and put back the head as it was
@@ -171,27 +139,27 @@ def test_a_log_shorter_than_its_checkpoint_fails_even_with_an_old_head_replayed(
         conn.execute(sa.text("delete from audit_head"))
         conn.execute(sa.insert(sa.table("audit_head", *map(sa.column, old_head))), [old_head])
     engine.dispose()
-    done = _audit(settings.database_url, "verify", "--checkpoint", str(path))
+    done = audit_cli(settings.database_url, "verify", "--checkpoint", str(path))
     assert done.returncode == 1 and "shorter than the checkpoint" in done.stderr
 
 
 def test_a_forged_checkpoint_is_refused(
     world: World, client: TestClient, settings: Settings, tmp_path: Path, exam_clock: ExamClock
 ) -> None:
-    _history(client, world, exam_clock)
-    checkpoint = json.loads(_audit(settings.database_url, "checkpoint").stdout)
+    audited_history(client, world, exam_clock)
+    checkpoint = json.loads(audit_cli(settings.database_url, "checkpoint").stdout)
     path = tmp_path / "checkpoint.json"
     path.write_text(json.dumps({**checkpoint, "seq": checkpoint["seq"] - 1}))
-    done = _audit(settings.database_url, "verify", "--checkpoint", str(path))
+    done = audit_cli(settings.database_url, "verify", "--checkpoint", str(path))
     assert done.returncode == 1 and "signature" in done.stderr
 
 
 def test_a_chain_checked_with_another_key_fails(
     world: World, client: TestClient, settings: Settings, exam_clock: ExamClock
 ) -> None:
-    _history(client, world, exam_clock)
+    audited_history(client, world, exam_clock)
     other = "b3RoZXItYXVkaXQta2V5LWZvci10ZXN0cy0wMTIzNDU2Nzg5"
-    done = _audit(settings.database_url, "verify", audit_key=other)
+    done = audit_cli(settings.database_url, "verify", audit_key=other)
     assert done.returncode == 1 and "broken at entry 1" in done.stderr
 
 
@@ -220,12 +188,12 @@ def test_entries_written_before_the_key_are_sealed_and_then_held_by_the_chain(
 ) -> None:
     url = settings.database_url
     _write_unkeyed_log(url, 2)
-    unsealed = _audit(url, "verify")
+    unsealed = audit_cli(url, "verify")
     assert unsealed.returncode == 1 and "not sealed" in unsealed.stderr
-    assert _audit(url, "seal").returncode == 0
-    assert _audit(url, "verify").returncode == 0
+    assert audit_cli(url, "seal").returncode == 0
+    assert audit_cli(url, "verify").returncode == 0
     _sql(url, "update audit_log set subject = 'ses_9' where seq = 1")
-    done = _audit(url, "verify")
+    done = audit_cli(url, "verify")
     assert done.returncode == 1 and "broken at entry 1" in done.stderr
 
 
@@ -239,10 +207,10 @@ def test_the_first_audited_write_seals_an_old_log_and_a_rewritten_old_log_fails(
     client.post(f"/v1/sessions/{s['id']}/cancel", headers=world.centre_a)
     entries = client.get("/v1/audit-log", headers=world.admin).json()["items"]
     assert entries[2]["action"] == "audit.sealed" and entries[2]["prev_hash"] == entries[1]["hash"]
-    assert _audit(url, "verify").returncode == 0
+    assert audit_cli(url, "verify").returncode == 0
     _rewrite(url, edit_seq=2, recompute_from=1, recompute_to=2)  # the old entries rewritten
-    done = _audit(url, "verify")
+    done = audit_cli(url, "verify")
     assert done.returncode == 1 and "broken at entry 3" in done.stderr
     _rewrite(url, edit_seq=2, recompute_from=1)  # and every later hash recomputed too
-    done = _audit(url, "verify")
+    done = audit_cli(url, "verify")
     assert done.returncode == 1 and "broken at entry 1" in done.stderr
