@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.deps import DatabaseDep, SettingsDep
 from app.errors import Forbidden, Unauthorized
+from app.i18n import _
 from app.keys import service as keys
 from app.keys.service import generate_key, hash_key
 
@@ -78,7 +79,7 @@ def authenticate(database: DatabaseDep, settings: SettingsDep, presented: str) -
             keys.ensure_bootstrap(db=db, digest=digest)
             holder = keys.holder_of(db=db, digest=digest)
     if holder is None:
-        raise Unauthorized("The API key is unknown or has been revoked.")
+        raise Unauthorized(_("The API key is unknown or has been revoked."))
     return Principal(cast(Role, holder.role), holder.subject, holder.key_id)
 
 
@@ -89,7 +90,7 @@ def current_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.")
+        raise Unauthorized(_("Send an API key as `Authorization: Bearer <key>`."))
     principal = authenticate(database, settings, credentials.credentials)
     request.scope["principal_kind"] = principal.role
     return principal
@@ -103,7 +104,13 @@ def _require(*roles: Role) -> Callable[[Principal], Principal]:
 
     def dependency(principal: CurrentPrincipal) -> Principal:
         if principal.role not in roles:
-            raise Forbidden(f"This needs a key with role {allowed}; yours is {principal.role}.")
+            raise Forbidden(
+                _(
+                    "This needs a key with role %(allowed)s; yours is %(role)s.",
+                    allowed=allowed,
+                    role=principal.role,
+                )
+            )
         return principal
 
     return dependency

@@ -9,10 +9,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.i18n import CONTENT_LANGUAGE, _, translate
+from app.i18n.middleware import language_of
+from app.i18n.validation import pydantic_message
 
 PROBLEM_JSON = "application/problem+json"
 # Problem types are served by this service itself at /problems/{type} (app/ops/reference.py);
@@ -30,7 +34,9 @@ class ProblemItem(BaseModel):
         None, description="JSON pointer into the request body (RFC 6901); empty for the whole body"
     )
     parameter: str | None = Field(None, description="query or path parameter, when not the body")
-    message: str
+    message: SkipValidation[str] = Field(
+        ..., description="in the language `Accept-Language` asks for (Chinese or English)"
+    )
 
 
 class Problem(BaseModel):
@@ -40,9 +46,9 @@ class Problem(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     type: str = Field(..., examples=[PROBLEM_BASE + "validation"])
-    title: str
+    title: str = Field(..., description="Chinese when `Accept-Language` prefers zh, else English")
     status: int
-    detail: str | None = None
+    detail: str | None = Field(None, description="in the same language as `title`")
     errors: list[ProblemItem] | None = Field(
         None, description=f"at most {MAX_LISTED_ERRORS} entries; `error_count` gives the total"
     )
@@ -53,7 +59,7 @@ class AppError(Exception):
     """Base of every error the service answers on purpose."""
 
     status = 400
-    title = "Bad request"
+    title: str = _("Bad request")
     slug = "bad-request"
 
     def __init__(
@@ -68,53 +74,61 @@ class AppError(Exception):
         self.errors = list(errors) if errors else None
         self.extra = extra or {}
 
-    def to_problem(self) -> dict[str, Any]:
+    def to_problem(self, language: str | None = None) -> dict[str, Any]:
+        """The problem document, its texts in ``language`` (the request's when not given)."""
         body: dict[str, Any] = {
             "type": PROBLEM_BASE + self.slug,
-            "title": self.title,
+            "title": translate(self.title, language),
             "status": self.status,
         }
         if self.detail:
-            body["detail"] = self.detail
+            body["detail"] = translate(self.detail, language)
         if self.errors:
-            body.update(listed_errors(self.errors))
+            body.update(listed_errors(self.errors, language))
         body.update(self.extra)
         return body
 
 
-def listed_errors(items: Sequence[ProblemItem]) -> dict[str, Any]:
+def listed_errors(items: Sequence[ProblemItem], language: str | None = None) -> dict[str, Any]:
     """``errors`` (the first :data:`MAX_LISTED_ERRORS`) and ``error_count`` (all of them)."""
-    return {
-        "errors": [e.model_dump(exclude_none=True) for e in items[:MAX_LISTED_ERRORS]],
-        "error_count": len(items),
-    }
+    listed = []
+    for item in items[:MAX_LISTED_ERRORS]:
+        entry = item.model_dump(exclude_none=True)
+        entry["message"] = translate(item.message, language)
+        listed.append(entry)
+    return {"errors": listed, "error_count": len(items)}
 
 
 class Unauthorized(AppError):
-    status, title, slug = 401, "Unauthorized", "unauthorized"
+    status, title, slug = 401, _("Unauthorized"), "unauthorized"
 
 
 class Forbidden(AppError):
-    status, title, slug = 403, "Forbidden", "forbidden"
+    status, title, slug = 403, _("Forbidden"), "forbidden"
 
 
 class NotFound(AppError):
-    status, title, slug = 404, "Not found", "not-found"
+    status, title, slug = 404, _("Not found"), "not-found"
 
 
 class Conflict(AppError):
-    status, title, slug = 409, "Conflict", "conflict"
+    status, title, slug = 409, _("Conflict"), "conflict"
 
 
 class PayloadTooLarge(AppError):
-    status, title, slug = 413, "Payload too large", "payload-too-large"
+    status, title, slug = 413, _("Payload too large"), "payload-too-large"
 
 
 class Unprocessable(AppError):
-    status, title, slug = 422, "Unprocessable content", "validation"
+    status, title, slug = 422, _("Unprocessable content"), "validation"
 
 
-def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+def problem_response(
+    body: dict[str, Any], headers: dict[str, str] | None = None, *, language: str | None = None
+) -> JSONResponse:
+    """The problem+json response; ``Content-Language`` says the language of its texts."""
+    if language is not None:
+        headers = {**(headers or {}), "Content-Language": CONTENT_LANGUAGE[language]}
     return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -126,19 +140,21 @@ def json_pointer(parts: Sequence[Any]) -> str:
 def validation_items(
     errors: Sequence[Any], *, body_prefix: Sequence[Any] = ()
 ) -> list[ProblemItem]:
-    """Pydantic/FastAPI error dicts turned into problem items with JSON pointers."""
+    """Pydantic/FastAPI error dicts turned into problem items with JSON pointers (the messages
+    are translated where they are shown)."""
     items = []
     for err in errors:
         loc = list(err.get("loc", ()))
-        message = str(err.get("msg", "invalid"))
+        message = pydantic_message(err)
         if err.get("type") == "json_invalid":
             ctx = err.get("ctx") or {}
-            reason = ctx.get("error", "")
-            items.append(
-                ProblemItem(
-                    pointer="", message=f"the body is not valid JSON: {reason}".rstrip(": ")
-                )
+            reason = str(ctx.get("error", ""))
+            text = (
+                _("the body is not valid JSON: %(reason)s", reason=reason)
+                if reason
+                else _("the body is not valid JSON")
             )
+            items.append(ProblemItem(pointer="", message=text))
         elif loc and loc[0] == "body":
             items.append(
                 ProblemItem(pointer=json_pointer([*body_prefix, *loc[1:]]), message=message)
@@ -150,74 +166,91 @@ def validation_items(
     return items
 
 
-_STATUS_TITLES = {
-    400: ("Bad request", "bad-request"),
-    401: ("Unauthorized", "unauthorized"),
-    403: ("Forbidden", "forbidden"),
-    404: ("Not found", "not-found"),
-    405: ("Method not allowed", "method-not-allowed"),
-    409: ("Conflict", "conflict"),
-    413: ("Payload too large", "payload-too-large"),
-    415: ("Unsupported media type", "unsupported-media-type"),
-    422: ("Unprocessable content", "validation"),
-    429: ("Too many requests", "too-many-requests"),
-    503: ("Service unavailable", "unavailable"),
+_STATUS_TITLES: dict[int, tuple[str, str]] = {
+    400: (_("Bad request"), "bad-request"),
+    401: (_("Unauthorized"), "unauthorized"),
+    403: (_("Forbidden"), "forbidden"),
+    404: (_("Not found"), "not-found"),
+    405: (_("Method not allowed"), "method-not-allowed"),
+    409: (_("Conflict"), "conflict"),
+    413: (_("Payload too large"), "payload-too-large"),
+    415: (_("Unsupported media type"), "unsupported-media-type"),
+    422: (_("Unprocessable content"), "validation"),
+    429: (_("Too many requests"), "too-many-requests"),
+    503: (_("Service unavailable"), "unavailable"),
 }
+
+FRAMEWORK_DETAILS = (_("Not Found"), _("Method Not Allowed"), _("Not Acceptable"))
+"""Details the framework writes itself (the HTTP reason phrase), translated as plain strings."""
 
 DATABASE_RETRY_AFTER = 5
 """Seconds a client is told to wait when the database cannot be reached."""
 UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 
 
-def http_problem(status: int, detail: str | None = None) -> dict[str, Any]:
-    title, slug = _STATUS_TITLES.get(status, ("Error", "error"))
-    body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status}
+def http_problem(
+    status: int, detail: str | None = None, language: str | None = None
+) -> dict[str, Any]:
+    """A problem for an HTTP status, its texts in ``language`` (the request's when not given)."""
+    title, slug = _STATUS_TITLES.get(status, (_("Error"), "error"))
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug,
+        "title": translate(title, language),
+        "status": status,
+    }
     if detail:
-        body["detail"] = detail
+        body["detail"] = translate(detail, language)
     return body
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        language = language_of(request.scope)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return problem_response(exc.to_problem(), headers)
+        return problem_response(exc.to_problem(language), headers, language=language)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        language = language_of(request.scope)
         errors = exc.errors()
         items = validation_items(errors[:MAX_LISTED_ERRORS])
-        body = http_problem(422, "The request does not match the documented schema.")
-        body.update(listed_errors(items))
+        body = http_problem(422, _("The request does not match the documented schema."), language)
+        body.update(listed_errors(items, language))
         body["error_count"] = len(errors)
-        return problem_response(body)
+        return problem_response(body, language=language)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        language = language_of(request.scope)
         if exc.status_code == 400:
             # The framework's only 400 is a body it could not parse (e.g. not UTF-8): for the
             # client that is the same as any malformed body, a 422 pointing at the whole body.
-            body = http_problem(422, "The request body could not be read as JSON.")
-            body["errors"] = [{"pointer": "", "message": "the body is not valid UTF-8 JSON"}]
-            return problem_response(body)
+            body = http_problem(422, _("The request body could not be read as JSON."), language)
+            message = translate(_("the body is not valid UTF-8 JSON"), language)
+            body["errors"] = [{"pointer": "", "message": message}]
+            return problem_response(body, language=language)
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(
-            http_problem(exc.status_code, detail), getattr(exc, "headers", None)
+            http_problem(exc.status_code, detail, language),
+            getattr(exc, "headers", None),
+            language=language,
         )
 
     @app.exception_handler(IntegrityError)
-    async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
         # A unique constraint caught a concurrent writer that the service's own checks could not
         # see yet. Nothing was written (the transaction rolled back); retrying gives the answer.
         log.warning("integrity conflict", extra={"constraint": _constraint_name(exc)})
-        return problem_response(
-            http_problem(
-                409, "A concurrent request changed the same data; nothing was written. Retry."
-            )
-        )
+        language = language_of(request.scope)
+        detail = _("A concurrent request changed the same data; nothing was written. Retry.")
+        return problem_response(http_problem(409, detail, language), language=language)
 
     _install_unavailable(app)
+    _install_unexpected(app)
 
+
+def _install_unexpected(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error(
@@ -225,13 +258,15 @@ def install_error_handlers(app: FastAPI) -> None:
             exc_info=exc,
             extra={"path": request.url.path, "request_id": request.scope.get("request_id")},
         )
+        language = language_of(request.scope)
+        detail = _("The server could not complete the request. It has been logged.")
         body = {
             "type": PROBLEM_BASE + "internal",
-            "title": "Internal server error",
+            "title": translate(_("Internal server error"), language),
             "status": 500,
-            "detail": "The server could not complete the request. It has been logged.",
+            "detail": translate(detail, language),
         }
-        return problem_response(body)
+        return problem_response(body, language=language)
 
 
 def _install_unavailable(app: FastAPI) -> None:
@@ -246,8 +281,10 @@ def _install_unavailable(app: FastAPI) -> None:
             "database unavailable",
             extra={"error": type(exc).__name__, "request_id": request.scope.get("request_id")},
         )
-        body = http_problem(503, "The database cannot be reached just now; nothing was written.")
-        return problem_response(body, {"Retry-After": str(DATABASE_RETRY_AFTER)})
+        language = language_of(request.scope)
+        detail = _("The database cannot be reached just now; nothing was written.")
+        body = http_problem(503, detail, language)
+        return problem_response(body, {"Retry-After": str(DATABASE_RETRY_AFTER)}, language=language)
 
 
 def _constraint_name(exc: IntegrityError) -> str | None:
@@ -259,7 +296,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a route: each listed status documented as problem+json."""
     out: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
-        title = _STATUS_TITLES.get(status, ("Error", ""))[0]
+        title = _STATUS_TITLES.get(status, (_("Error"), ""))[0]
         out[status] = {"model": Problem, "description": title}
     return out
 

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
+from app import i18n
 from app.pagination import MAX_LIMIT, PageParams
 
 CSV = "text/csv"
@@ -71,8 +72,8 @@ def negotiate(accept: str) -> Format | None:
 
 
 def prefers_chinese(accept_language: str) -> bool:
-    ranked = _ranked(accept_language)
-    return bool(ranked) and ranked[0][2].split("-")[0] == "zh"
+    """The same choice as the problems' language (:func:`app.i18n.negotiate`)."""
+    return i18n.negotiate(accept_language) == i18n.CHINESE
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from app.errors import PayloadTooLarge, ProblemItem, Unprocessable
+from app.i18n import _
 
 _declared: dict[int, frozenset[str]] = {}
 
@@ -46,8 +47,12 @@ def batch_cap(member: str, cap: int, rows: str) -> Any:
         batch = body.get(member) if isinstance(body, dict) else None
         if isinstance(batch, list) and len(batch) > cap:
             raise PayloadTooLarge(
-                f"At most {cap} {rows} per request; this one has {len(batch)}. "
-                "Send them in several requests."
+                _(
+                    "At most %(cap)s %(rows)s per request; this one has %(count)s. Send them in several requests.",
+                    cap=cap,
+                    rows=rows,
+                    count=len(batch),
+                )
             )
 
     return Depends(check)
@@ -75,6 +80,8 @@ async def known_query_parameters(request: Request) -> None:
     unknown = sorted(set(request.query_params) - _query_names(route))
     if unknown:
         raise Unprocessable(
-            "The request has query parameters this endpoint does not take.",
-            errors=[ProblemItem(parameter=name, message="unknown parameter") for name in unknown],
+            _("The request has query parameters this endpoint does not take."),
+            errors=[
+                ProblemItem(parameter=name, message=_("unknown parameter")) for name in unknown
+            ],
         )

@@ -28,6 +28,7 @@ from app.delivery.router import router as delivery_router
 from app.delivery.worker import DeliveryWorker
 from app.departments.router import router as departments_router
 from app.errors import document_problems_as_problem_json, install_error_handlers
+from app.i18n.middleware import LanguageMiddleware
 from app.issuance.lifecycle import make_outbox
 from app.issuance.router import router as issuance_router
 from app.keys.ratelimit import KeyRateLimiter
@@ -52,6 +53,10 @@ to the same scores, and one signed issuance webhook goes to each issuing departm
 
 Every error is RFC 9457 `application/problem+json`. Authenticate with
 `Authorization: Bearer <key>`.
+
+Send `Accept-Language: zh-CN` (or `zh`, `zh-Hans`) for Chinese problem titles, details and
+messages, and eligibility reasons; anything else is answered in English. `Content-Language`
+says which; `type`, `status`, pointers and reason codes are the same in both.
 """
 
 
@@ -173,6 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics=services.metrics,
         max_body_bytes=settings.max_body_bytes,
     )
+    app.add_middleware(LanguageMiddleware)  # outermost: every answer knows its language
     for router in ROUTERS:
         app.include_router(router)
     install_console(app)

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import PROBLEM_JSON, http_problem
+from app.i18n import _
 from app.metrics import Metrics, RequestStats, current_request
 
 log = logging.getLogger("oneexam.http")
@@ -28,15 +29,16 @@ class BodyTooLarge(StarletteHTTPException):
     """Raised while the body streams in; FastAPI passes HTTP exceptions through to the handler."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"The request body is larger than {limit} bytes.")
-        self.message = str(self.detail)
+        self.message: str = _("The request body is larger than %(limit)s bytes.", limit=limit)
+        super().__init__(413, self.message)
 
 
 class TooManyJsonValues(BodyTooLarge):
     def __init__(self) -> None:
         super().__init__(0)
-        self.message = self.detail = (
-            f"The JSON body holds more than {MAX_JSON_CONTAINERS} objects and arrays."
+        self.message = self.detail = _(
+            "The JSON body holds more than %(count)s objects and arrays.",
+            count=MAX_JSON_CONTAINERS,
         )
 
 

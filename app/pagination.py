@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.errors import ProblemItem, Unprocessable
+from app.i18n import _
 
 T = TypeVar("T")
 Row = TypeVar("Row")
@@ -58,8 +59,8 @@ def decode_cursor(cursor: str) -> str:
         return value
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise Unprocessable(
-            "The cursor is not one this service issued.",
-            errors=[ProblemItem(parameter="cursor", message="invalid cursor")],
+            _("The cursor is not one this service issued."),
+            errors=[ProblemItem(parameter="cursor", message=_("invalid cursor"))],
         ) from None
 
 
@@ -83,8 +84,8 @@ def _typed(column: InstrumentedAttribute[Any], value: str) -> Any:
     if column.type.python_type is int:
         if not value.isdigit():
             raise Unprocessable(
-                "The cursor is not one this service issued.",
-                errors=[ProblemItem(parameter="cursor", message="invalid cursor")],
+                _("The cursor is not one this service issued."),
+                errors=[ProblemItem(parameter="cursor", message=_("invalid cursor"))],
             )
         return int(value)
     return value

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from app import clock
+from app.i18n import _
 from app.rules import InvalidIdNumber, normalise_id_number
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -31,22 +32,22 @@ def no_control_characters(value: str) -> str:
     zero-width spaces and joiners, direction marks, embeddings, overrides and isolates, the byte
     order mark) that make a text look like something it is not."""
     if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value):
-        raise ValueError("control characters are not allowed")
+        raise ValueError(_("control characters are not allowed"))
     if any(unicodedata.category(ch) == "Cf" for ch in value):
-        raise ValueError("zero-width and direction-control characters are not allowed")
+        raise ValueError(_("zero-width and direction-control characters are not allowed"))
     return value
 
 
 def has_a_letter(value: str) -> str:
     if not any(unicodedata.category(ch).startswith("L") for ch in value):
-        raise ValueError("a name needs at least one letter")
+        raise ValueError(_("a name needs at least one letter"))
     return value
 
 
 def json_number(value: object) -> object:
     """Scores arrive as JSON numbers: ``"85"`` and ``true`` are refused, not converted."""
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise ValueError("must be a JSON number")
+        raise ValueError(_("must be a JSON number"))
     return value
 
 
@@ -117,7 +118,9 @@ def _valid_id_number(value: str) -> str:
     try:
         return normalise_id_number(value, today=clock.today())
     except InvalidIdNumber as exc:
-        raise ValueError(f"not a valid resident identity number: {exc}") from None
+        raise ValueError(
+            _("not a valid resident identity number: %(problem)s", problem=exc.args[0])
+        ) from None
 
 
 IdNumber = Annotated[

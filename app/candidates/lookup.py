@@ -23,12 +23,13 @@ from app.candidates import service
 from app.candidates.models import Candidate, CandidateCertificate
 from app.crypto import Vault
 from app.errors import Forbidden
+from app.i18n import _
 from app.keys.ratelimit import KeyRateLimiter
 from app.rules import mask_id_number
 from app.sessions.models import ExamSession, Registration
 
 ACTION = "candidate_certificates.searched"
-NOT_YOURS = "A centre may look up only people registered in its own sessions."
+NOT_YOURS = _("A centre may look up only people registered in its own sessions.")
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def check_rate(limiter: KeyRateLimiter, principal: Principal) -> None:
     if wait is not None:
         raise HTTPException(
             429,
-            f"Too many lookups with this key; try again in {wait} s.",
+            _("Too many lookups with this key; try again in %(wait)s s.", wait=wait),
             headers={"Retry-After": str(wait)},
         )
 

@@ -18,6 +18,7 @@ from app.catalogue.schemas import CatalogueDocument
 from app.db import utcnow
 from app.departments.models import Department
 from app.errors import Conflict, NotFound, ProblemItem, Unprocessable
+from app.i18n import _
 
 
 def put(*, db: Session, document: CatalogueDocument, actor: str) -> CatalogueVersion:
@@ -27,7 +28,7 @@ def put(*, db: Session, document: CatalogueDocument, actor: str) -> CatalogueVer
     problems = rules.catalogue_problems(doc, departments)
     if problems:
         raise Unprocessable(
-            f"The catalogue has {len(problems)} problem(s); nothing was stored.",
+            _("The catalogue has %(count)s problem(s); nothing was stored.", count=len(problems)),
             errors=[ProblemItem(pointer=pointer, message=message) for pointer, message in problems],
         )
     latest = db.scalar(sa.select(sa.func.max(CatalogueVersion.version))) or 0
@@ -37,7 +38,7 @@ def put(*, db: Session, document: CatalogueDocument, actor: str) -> CatalogueVer
         db.flush()
     except IntegrityError:
         raise Conflict(
-            "Another catalogue version was stored at the same moment; send it again."
+            _("Another catalogue version was stored at the same moment; send it again.")
         ) from None
     audit.append(
         db,
@@ -60,14 +61,14 @@ def latest(*, db: Session) -> CatalogueVersion:
         sa.select(CatalogueVersion).order_by(CatalogueVersion.version.desc()).limit(1)
     ).first()
     if row is None:
-        raise NotFound("No catalogue has been stored yet.")
+        raise NotFound(_("No catalogue has been stored yet."))
     return row
 
 
 def get_version(*, db: Session, version: int) -> CatalogueVersion:
     row = db.get(CatalogueVersion, version)
     if row is None:
-        raise NotFound(f"No catalogue version {version}.")
+        raise NotFound(_("No catalogue version %(version)s.", version=version))
     return row
 
 
@@ -77,7 +78,7 @@ def load(*, db: Session, version: int) -> rules.Catalogue:
         sa.select(CatalogueVersion.document).where(CatalogueVersion.version == version)
     )
     if document is None:
-        raise NotFound(f"No catalogue version {version}.")
+        raise NotFound(_("No catalogue version %(version)s.", version=version))
     return rules.Catalogue.from_document(document, version)
 
 
@@ -97,11 +98,17 @@ def certificate_problems(
             problems.append(
                 ProblemItem(
                     pointer=f"{pointer}/{i}",
-                    message=f"{code} is not in catalogue version {catalogue.version}",
+                    message=_(
+                        "%(code)s is not in catalogue version %(version)s",
+                        code=code,
+                        version=catalogue.version,
+                    ),
                 )
             )
         elif code in codes[:i]:
             problems.append(
-                ProblemItem(pointer=f"{pointer}/{i}", message=f"{code} is listed twice")
+                ProblemItem(
+                    pointer=f"{pointer}/{i}", message=_("%(code)s is listed twice", code=code)
+                )
             )
     return problems

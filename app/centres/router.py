@@ -7,6 +7,7 @@ from app.centres import service
 from app.centres.schemas import CentreCreate, CentreOut
 from app.deps import DatabaseDep, SettingsDep
 from app.errors import Forbidden, problem_responses
+from app.i18n import _
 from app.pagination import Page, Paging
 from app.schemas import CodePath
 
@@ -35,6 +36,6 @@ def list_centres(database: DatabaseDep, _admin: Admin, page: Paging) -> Page[Cen
 def get_centre(code: CodePath, database: DatabaseDep, principal: AnyRole) -> CentreOut:
     """An admin sees any centre; a centre key sees its own."""
     if not (principal.is_admin or principal.is_centre(code)):
-        raise Forbidden("Only an admin or the centre itself can read it.")
+        raise Forbidden(_("Only an admin or the centre itself can read it."))
     with database.read() as db:
         return CentreOut.model_validate(service.get(db=db, code=code), from_attributes=True)

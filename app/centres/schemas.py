@@ -6,11 +6,15 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, WithJsonSchema
 
 from app.clock import zone
+from app.i18n import _
 from app.schemas import Code, Label, Name, StrictModel
 
 
 def _known_zone(value: str) -> str:
-    zone(value)
+    try:
+        zone(value)
+    except ValueError:
+        raise ValueError(_("unknown time zone %(zone)s", zone=repr(value))) from None
     return value
 
 

@@ -10,12 +10,13 @@ from app.centres.models import Centre
 from app.centres.schemas import CentreCreate
 from app.db import utcnow
 from app.errors import Conflict, NotFound
+from app.i18n import _
 from app.pagination import PageParams, fetch_page
 
 
 def create(*, db: Session, data: CentreCreate, default_timezone: str) -> Centre:
     if db.get(Centre, data.code) is not None:
-        raise Conflict(f"Centre {data.code} already exists.")
+        raise Conflict(_("Centre %(code)s already exists.", code=data.code))
     centre = Centre(
         code=data.code,
         name=data.name,
@@ -27,14 +28,14 @@ def create(*, db: Session, data: CentreCreate, default_timezone: str) -> Centre:
     try:
         db.flush()
     except IntegrityError:
-        raise Conflict(f"Centre {data.code} already exists.") from None
+        raise Conflict(_("Centre %(code)s already exists.", code=data.code)) from None
     return centre
 
 
 def get(*, db: Session, code: str) -> Centre:
     centre = db.get(Centre, code)
     if centre is None:
-        raise NotFound(f"No centre {code}.")
+        raise NotFound(_("No centre %(code)s.", code=code))
     return centre
 
 

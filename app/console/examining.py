@@ -24,6 +24,7 @@ from app.delivery.outbox import Outbox
 from app.departments.models import Department
 from app.deps import OutboxDep
 from app.errors import AppError
+from app.i18n.validation import pydantic_message
 from app.issuance import service as issuance_service
 from app.issuance.router import request_detail
 from app.pagination import PageParams
@@ -127,7 +128,7 @@ def _rows_from_form(form: Any) -> tuple[list[tuple[str, str]], list[ResultIn], G
                 )
             )
         except ValidationError as exc:
-            grid.errors[key] = "; ".join(str(e["msg"]) for e in exc.errors())
+            grid.errors[key] = "; ".join(problem_text(pydantic_message(e)) for e in exc.errors())
             continue
         keys.append(key)
     return keys, rows, grid

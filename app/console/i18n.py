@@ -8,7 +8,6 @@ a Chinese translation.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -20,6 +19,7 @@ from babel.dates import format_date, format_datetime
 from babel.messages.pofile import read_po
 
 from app import clock
+from app import i18n as messages
 
 DOMAIN = "console"
 LOCALES = Path(__file__).resolve().parent / "locales"
@@ -129,12 +129,7 @@ LABELS = (
 
 
 def problem_text(text: object) -> str:
-    """A service's message (a problem's detail, an item's message, a reason) in the console's
-    language: the API's own message catalogue (``app.i18n``, domain ``messages``) translates it
-    when that package is present; until then the service's English is shown as it is."""
-    try:
-        translations = importlib.import_module("app.i18n")
-    except ImportError:
-        return str(text)
-    translated: str = translations.translate(text, language())
-    return translated
+    """A service's message (a problem's title or detail, an item's message, a reason) in the
+    console's language, from the API's own message catalogue (``app.i18n``, domain
+    ``messages``): the console and the API say the same thing in the same words."""
+    return messages.translate(text, language())

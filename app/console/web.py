@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app import clock
+from app import i18n as messages
 from app.auth import Principal
 from app.console import i18n
 from app.console.i18n import _
@@ -86,7 +87,8 @@ def render(
         zone=context.pop("zone", default_zone()),
         **context,
     )
-    return HTMLResponse(page, status_code=status)
+    spoken = messages.CONTENT_LANGUAGE.get(i18n.language(), "zh-CN")
+    return HTMLResponse(page, status_code=status, headers={"Content-Language": spoken})
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:

@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from app.i18n import _
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -130,17 +132,17 @@ def url_problem(url: str, allowed: Sequence[Network]) -> str | None:
     """Why ``url`` may not be a webhook URL, or None when it may."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "must be an http:// or https:// URL with a host"
+        return _("must be an http:// or https:// URL with a host")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        return "the port is not valid"
+        return _("the port is not valid")
     try:
         addresses = _addresses(parts.hostname, port)
     except OSError:
         return None  # a name that does not resolve yet: every connection checks it again
     if not all(_allowed_text(a, allowed) for a in addresses):
-        return (
+        return _(
             "the host must resolve to globally routable addresses only (loopback, private, "
             "link-local, unique-local, multicast, reserved, unspecified and CGNAT addresses are "
             "refused unless ONEEXAM_WEBHOOK_ALLOWED_NETWORKS allows them)"

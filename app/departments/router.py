@@ -16,6 +16,7 @@ from app.departments.schemas import (
 )
 from app.deps import DatabaseDep, SettingsDep, VaultDep
 from app.errors import Forbidden, problem_responses
+from app.i18n import _
 from app.pagination import Page, Paging
 from app.schemas import CodePath
 
@@ -77,7 +78,7 @@ def list_departments(database: DatabaseDep, _admin: Admin, page: Paging) -> Page
 def get_department(code: CodePath, database: DatabaseDep, principal: AnyRole) -> DepartmentOut:
     """An admin sees any department; a department key sees its own."""
     if not (principal.is_admin or principal.is_department(code)):
-        raise Forbidden("Only an admin or the department itself can read it.")
+        raise Forbidden(_("Only an admin or the department itself can read it."))
     with database.read() as db:
         return department_out(service.get(db=db, code=code))
 

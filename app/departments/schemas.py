@@ -5,12 +5,13 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, Field, UrlConstraints
 
+from app.i18n import _
 from app.schemas import Code, Name, StrictModel
 
 
 def _fits_column(url: AnyHttpUrl) -> AnyHttpUrl:
     if len(str(url)) > 2000:
-        raise ValueError("the URL is longer than 2000 characters")
+        raise ValueError(_("the URL is longer than 2000 characters"))
     return url
 
 

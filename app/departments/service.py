@@ -18,6 +18,7 @@ from app.delivery.egress import Network, url_problem
 from app.departments.models import Department, DepartmentSecret
 from app.departments.schemas import DepartmentCreate, DepartmentUpdate
 from app.errors import Conflict, NotFound, ProblemItem, Unprocessable
+from app.i18n import _
 from app.pagination import PageParams, fetch_page
 
 ROTATION_OVERLAP = timedelta(hours=24)
@@ -32,7 +33,7 @@ def generate_signing_secret() -> str:
 def get(*, db: Session, code: str) -> Department:
     department = db.get(Department, code, options=[selectinload(Department.secrets)])
     if department is None:
-        raise NotFound(f"No department {code}.")
+        raise NotFound(_("No department %(code)s.", code=code))
     return department
 
 
@@ -52,7 +53,7 @@ def check_webhook_url(url: str | None, allowed: Sequence[Network]) -> str | None
     problem = url_problem(url, allowed)
     if problem is not None:
         raise Unprocessable(
-            "The webhook URL is not allowed.",
+            _("The webhook URL is not allowed."),
             errors=[ProblemItem(pointer="/webhook_url", message=problem)],
         )
     return url
@@ -70,7 +71,7 @@ def create(
         str(data.webhook_url) if data.webhook_url else None, allowed_networks
     )
     if db.get(Department, data.code) is not None:
-        raise Conflict(f"Department {data.code} already exists.")
+        raise Conflict(_("Department %(code)s already exists.", code=data.code))
     now = utcnow()
     department = Department(
         code=data.code,
@@ -86,7 +87,7 @@ def create(
     try:
         db.flush()
     except IntegrityError:
-        raise Conflict(f"Department {data.code} already exists.") from None
+        raise Conflict(_("Department %(code)s already exists.", code=data.code)) from None
     audit.append(
         db, actor=actor, action="department.created", subject=data.code, after=_endpoint(department)
     )

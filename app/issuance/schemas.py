@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from app.delivery.schemas import AttemptOut
+from app.i18n import _
 from app.issuance.states import Decision, RequestStatus
 from app.schemas import CertificateNumber, StrictModel, Text
 
@@ -63,14 +64,14 @@ class DecisionIn(StrictModel):
     def _fields_fit_the_decision(self) -> DecisionIn:
         if self.decision == Decision.ISSUED:
             if self.certificate_number is None or self.issued_on is None:
-                raise ValueError("an issued decision needs certificate_number and issued_on")
+                raise ValueError(_("an issued decision needs certificate_number and issued_on"))
             if self.reason is not None:
-                raise ValueError("an issued decision has no reason")
+                raise ValueError(_("an issued decision has no reason"))
             if self.valid_until is not None and self.valid_until < self.issued_on:
-                raise ValueError("valid_until is before issued_on")
+                raise ValueError(_("valid_until is before issued_on"))
         else:
             if self.reason is None:
-                raise ValueError("a rejection needs a reason")
+                raise ValueError(_("a rejection needs a reason"))
             if self.certificate_number or self.issued_on or self.valid_until:
-                raise ValueError("a rejection carries no certificate number or dates")
+                raise ValueError(_("a rejection carries no certificate number or dates"))
         return self

@@ -19,6 +19,8 @@ from app.db import new_id, utcnow
 from app.delivery.outbox import Outbox
 from app.delivery.states import EventType
 from app.errors import Conflict, Forbidden, NotFound, ProblemItem, Unprocessable
+from app.i18n import _
+from app.i18n.words import request_status
 from app.issuance import lifecycle, payload
 from app.issuance.models import IssuanceRequest
 from app.issuance.schemas import DecisionIn
@@ -68,13 +70,13 @@ def get_for(
         stmt = stmt.with_for_update()
     request: IssuanceRequest | None = db.scalars(stmt).first()
     if request is None:
-        raise NotFound(f"No issuance request {request_id}.")
+        raise NotFound(_("No issuance request %(request_id)s.", request_id=request_id))
     return request
 
 
 def require_department(principal: Principal, request: IssuanceRequest) -> None:
     if not principal.is_department(request.department_code):
-        raise Forbidden("Only the department the request is addressed to can do this.")
+        raise Forbidden(_("Only the department the request is addressed to can do this."))
 
 
 def payloads(
@@ -109,14 +111,17 @@ def decide(
     request = get_for(db=db, principal=principal, request_id=request_id, lock=True)
     require_department(principal, request)
     if request.status == RequestStatus.CANCELLED:
-        raise Conflict("The request was cancelled; it takes no decision.")
+        raise Conflict(_("The request was cancelled; it takes no decision."))
     certificate = _certificate_of(db, request)
     _check_validity(data, certificate)
     if request.decision is not None:
         if _same_decision(request, data, certificate):
             return request
         raise Conflict(
-            f"The request was already decided ({request.decision}); a different decision is refused."
+            _(
+                "The request was already decided (%(decision)s); a different decision is refused.",
+                decision=request_status(request.decision or ""),
+            )
         )
     now = utcnow()
     lifecycle.decide(
@@ -150,12 +155,15 @@ def _check_validity(data: DecisionIn, certificate: rules.Certificate) -> None:
     limit = certificate.valid_until(data.issued_on)
     if limit is not None and data.valid_until > limit:
         raise Unprocessable(
-            "valid_until is later than the certificate's validity allows.",
+            _("valid_until is later than the certificate's validity allows."),
             errors=[
                 ProblemItem(
                     pointer="/valid_until",
-                    message=f"at most {limit.isoformat()} "
-                    f"(issued_on + {certificate.validity_years} years)",
+                    message=_(
+                        "at most %(limit)s (issued_on + %(validity_years)s years)",
+                        limit=limit.isoformat(),
+                        validity_years=certificate.validity_years,
+                    ),
                 )
             ],
         )
@@ -214,10 +222,13 @@ def redeliver(
     (the outbox reports the requeue, and the request is ``pending`` again). Audited."""
     request = get_for(db=db, principal=principal, request_id=request_id, lock=True)
     if principal.role == "department":
-        raise Forbidden("Redelivery is for an admin or the centre that ran the session.")
+        raise Forbidden(_("Redelivery is for an admin or the centre that ran the session."))
     if request.status not in REDELIVERABLE:
         raise Conflict(
-            f"The request is {request.status}; only failed or delivered requests are redelivered."
+            _(
+                "The request is %(status)s; only failed or delivered requests are redelivered.",
+                status=request_status(request.status),
+            )
         )
     before = request.status
     outbox.requeue(db, now=utcnow(), subject_id=request.id)

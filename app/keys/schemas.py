@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from app.i18n import _
 from app.schemas import Code, Name, StrictModel
 
 
@@ -18,9 +19,11 @@ class ApiKeyCreate(StrictModel):
     @model_validator(mode="after")
     def _subject_matches_role(self) -> ApiKeyCreate:
         if self.role == "admin" and self.subject is not None:
-            raise ValueError("an admin key has no subject")
-        if self.role != "admin" and self.subject is None:
-            raise ValueError(f"a {self.role} key needs a subject (the {self.role} code)")
+            raise ValueError(_("an admin key has no subject"))
+        if self.role == "centre" and self.subject is None:
+            raise ValueError(_("a centre key needs a subject (the centre code)"))
+        if self.role == "department" and self.subject is None:
+            raise ValueError(_("a department key needs a subject (the department code)"))
         return self
 
 

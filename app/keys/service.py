@@ -24,6 +24,7 @@ from app.centres.models import Centre
 from app.db import insert_ignoring_conflicts, new_id, utcnow
 from app.departments.models import Department
 from app.errors import NotFound, ProblemItem, Unprocessable
+from app.i18n import _
 from app.keys.models import ApiKey
 from app.keys.schemas import ApiKeyCreate
 from app.pagination import PageParams, fetch_page
@@ -91,13 +92,13 @@ def create(*, db: Session, data: ApiKeyCreate, actor: Principal) -> tuple[ApiKey
     """A new key and its clear text, which is returned once and never stored."""
     if data.role == "centre" and db.get(Centre, data.subject) is None:
         raise Unprocessable(
-            f"No centre {data.subject}.",
-            errors=[ProblemItem(pointer="/subject", message="unknown centre")],
+            _("No centre %(code)s.", code=data.subject),
+            errors=[ProblemItem(pointer="/subject", message=_("unknown centre"))],
         )
     if data.role == "department" and db.get(Department, data.subject) is None:
         raise Unprocessable(
-            f"No department {data.subject}.",
-            errors=[ProblemItem(pointer="/subject", message="unknown department")],
+            _("No department %(code)s.", code=data.subject),
+            errors=[ProblemItem(pointer="/subject", message=_("unknown department"))],
         )
     key = generate_key()
     row = ApiKey(
@@ -119,7 +120,7 @@ def create(*, db: Session, data: ApiKeyCreate, actor: Principal) -> tuple[ApiKey
 def revoke(*, db: Session, key_id: str, actor: Principal) -> None:
     row = db.get(ApiKey, key_id)
     if row is None:
-        raise NotFound(f"No API key {key_id}.")
+        raise NotFound(_("No API key %(key_id)s.", key_id=key_id))
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         db.flush()

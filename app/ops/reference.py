@@ -20,6 +20,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from app.errors import _STATUS_TITLES, PROBLEM_BASE, AppError, NotFound
+from app.i18n import _
 
 ASSETS = Path(fastapi_offline.__file__).resolve().parent / "static"
 ASSETS_URL = "/reference-assets"
@@ -144,7 +145,7 @@ def install_reference(app: FastAPI) -> None:
     def problem(slug: str) -> HTMLResponse:
         known = problem_types().get(slug)
         if known is None:
-            raise NotFound(f"No problem type {slug}.")
+            raise NotFound(_("No problem type %(slug)s.", slug=slug))
         status, title, text = known
         return _page(
             f"{title} — oneexam",

@@ -18,6 +18,7 @@ from app.audit import service as audit
 from app.auth import Principal
 from app.db import utcnow
 from app.errors import Conflict, ProblemItem, Unprocessable
+from app.i18n import _
 from app.results import finalisation
 from app.results.models import Result, SectionAbsence
 from app.results.schemas import AbsenceIn, AbsentSection, RegistrationAbsences
@@ -33,7 +34,7 @@ def mark_absent(
     registration, session = registrations_service.get_for(
         db=db, registration_id=registration_id, principal=principal, lock_session=True
     )
-    finalisation.require_open(session, "marking absence")
+    finalisation.require_open(session, _("marking absence"))
     data = data or AbsenceIn()
     if registration.status == RegistrationStatus.ABSENT:
         return registration
@@ -45,7 +46,11 @@ def mark_absent(
     )
     if recorded:
         raise Conflict(
-            f"{recorded} result(s) are recorded for this candidate; they cannot be marked absent."
+            _(
+                "%(count)s result(s) are recorded for this candidate; "
+                "they cannot be marked absent.",
+                count=recorded,
+            )
         )
     registration.status = RegistrationStatus.ABSENT
     registration.absent_at = utcnow()
@@ -67,12 +72,15 @@ def _check_sections(
     db: Session, session: ExamSession, registration: Registration, sections: Sequence[str]
 ) -> None:
     wrong = [
-        ProblemItem(pointer=f"/sections/{k}", message=f"this registration does not sit {code}")
+        ProblemItem(
+            pointer=f"/sections/{k}",
+            message=_("this registration does not sit %(section)s", section=code),
+        )
         for k, code in enumerate(sections)
         if code not in registration.required_sections
     ]
     if wrong:
-        raise Unprocessable("The registration does not sit every section named.", errors=wrong)
+        raise Unprocessable(_("The registration does not sit every section named."), errors=wrong)
     recorded = list(
         db.scalars(
             sa.select(Result.section).where(
@@ -82,8 +90,11 @@ def _check_sections(
     )
     if recorded:
         raise Conflict(
-            f"Results are recorded for {', '.join(sorted(recorded))}; "
-            "the candidate cannot be marked absent from them."
+            _(
+                "Results are recorded for %(sections)s; "
+                "the candidate cannot be marked absent from them.",
+                sections=", ".join(sorted(recorded)),
+            )
         )
     released = finalisation.released_certificates(db, session.id)
     plan = rules.plan_from_dict(registration.plan)
@@ -93,7 +104,12 @@ def _check_sections(
         if t.certificate in released and set(sections) & set(t.required_sections)
     )
     if closed:
-        raise Conflict(f"{', '.join(closed)} is already finalised for this registration.")
+        raise Conflict(
+            _(
+                "%(certificates)s is already finalised for this registration.",
+                certificates=", ".join(closed),
+            )
+        )
 
 
 def _absent_from(

@@ -28,6 +28,8 @@ from app.catalogue import service as catalogue_service
 from app.db import bulk_insert, new_id, utcnow
 from app.delivery.outbox import Outbox
 from app.errors import Conflict, ProblemItem, Unprocessable
+from app.i18n import _
+from app.i18n.words import session_status
 from app.issuance import lifecycle as issuance
 from app.issuance.models import IssuanceRequest
 from app.issuance.states import RequestStatus
@@ -159,10 +161,17 @@ def _refuse_missing(release: Release) -> None:
     ]
     if missing:
         raise Conflict(
-            f"{len(missing)} result(s) are missing; the certificates cannot be finalised yet.",
+            _(
+                "%(count)s result(s) are missing; the certificates cannot be finalised yet.",
+                count=len(missing),
+            ),
             errors=[
                 ProblemItem(
-                    message=f"registration {m['registration_id']} has no result for {m['section']}"
+                    message=_(
+                        "registration %(registration_id)s has no result for %(section)s",
+                        registration_id=m["registration_id"],
+                        section=m["section"],
+                    )
                 )
                 for m in missing[:MISSING_LISTED]
             ],
@@ -300,12 +309,17 @@ def _wanted(session: ExamSession, certificates: Sequence[str] | None) -> list[st
     if certificates is None:
         return list(session.certificates)
     unknown = [
-        ProblemItem(pointer=f"/certificates/{k}", message=f"the session does not offer {code}")
+        ProblemItem(
+            pointer=f"/certificates/{k}",
+            message=_("the session does not offer %(code)s", code=code),
+        )
         for k, code in enumerate(certificates)
         if code not in session.certificates
     ]
     if unknown:
-        raise Unprocessable("The session does not offer every certificate named.", errors=unknown)
+        raise Unprocessable(
+            _("The session does not offer every certificate named."), errors=unknown
+        )
     return list(dict.fromkeys(certificates))
 
 
@@ -326,7 +340,7 @@ def finalise(
     to_release = frozenset(wanted) - released
     if not to_release:
         return summary(db, session, wanted)
-    require_open(session, "finalisation")
+    require_open(session, _("finalisation"))
     release = _load_release(db, session, to_release)
     _refuse_missing(release)
     outcome_rows, qualified = _evaluate_all(release)
@@ -383,8 +397,11 @@ def require_open(session: ExamSession, doing: str) -> None:
     is released."""
     if session.status not in RELEASING:
         raise Conflict(
-            f"The session is {session.status}; {doing} is possible only while it is "
-            "scheduled or partially finalised."
+            _(
+                "The session is %(status)s; %(doing)s is possible only while it is scheduled or partially finalised.",
+                status=session_status(session.status),
+                doing=doing,
+            )
         )
     sessions_service.require_started(session, doing)
 

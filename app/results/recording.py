@@ -25,6 +25,7 @@ from app.catalogue import service as catalogue_service
 from app.db import bulk_insert, new_id, utcnow
 from app.delivery.outbox import Outbox
 from app.errors import Conflict, NotFound, ProblemItem, Unprocessable
+from app.i18n import _
 from app.results import finalisation
 from app.results.models import Result, ResultAmendment, SectionAbsence
 from app.results.schemas import AmendmentIn, RecordSummary, ResultIn
@@ -77,7 +78,7 @@ def record(
     """Record a batch, all or nothing. Invalid rows: 422 listing each; rows contradicting a
     stored result: 409 listing each; identical re-sends count as unchanged."""
     session = sessions_service.get_for(db=db, session_id=session_id, principal=principal, lock=True)
-    finalisation.require_open(session, "recording results")
+    finalisation.require_open(session, _("recording results"))
     catalogue = catalogue_service.load(db=db, version=session.catalogue_version)
     wanted = list({r.registration_id for r in rows})
     check = rules.check_result_batch(
@@ -88,12 +89,15 @@ def record(
     )
     if check.invalid:
         raise Unprocessable(
-            f"{len(check.invalid)} row(s) are not valid; nothing was recorded.",
+            _("%(count)s row(s) are not valid; nothing was recorded.", count=len(check.invalid)),
             errors=_items(check.invalid),
         )
     if check.conflicts:
         raise Conflict(
-            f"{len(check.conflicts)} row(s) contradict recorded results; nothing was recorded.",
+            _(
+                "%(count)s row(s) contradict recorded results; nothing was recorded.",
+                count=len(check.conflicts),
+            ),
             errors=_items(check.conflicts),
         )
     new = [rows[k] for k in check.new]
@@ -143,8 +147,10 @@ def _result_to_amend(db: Session, registration: Registration, section: str) -> R
     ).first()
     if result is None:
         if section in registration.required_sections:
-            raise Conflict(f"No result is recorded for {section} yet; record it first.")
-        raise NotFound(f"The registration does not sit {section}.")
+            raise Conflict(
+                _("No result is recorded for %(section)s yet; record it first.", section=section)
+            )
+        raise NotFound(_("The registration does not sit %(section)s.", section=section))
     return result
 
 
@@ -152,16 +158,16 @@ def _check_amendment(section: rules.Section, result: Result, data: AmendmentIn) 
     problem = rules.result_problem(section, data.score, data.passed)
     if problem is not None:
         raise Unprocessable(
-            "The amendment does not fit the section.",
+            _("The amendment does not fit the section."),
             errors=[ProblemItem(pointer=f"/{problem[0]}", message=problem[1])],
         )
     if (data.score, data.passed) == (result.score, result.passed):
         raise Unprocessable(
-            "The amendment changes nothing.",
+            _("The amendment changes nothing."),
             errors=[
                 ProblemItem(
                     pointer="/score" if data.score is not None else "/passed",
-                    message="equals the current value",
+                    message=_("equals the current value"),
                 )
             ],
         )
@@ -181,7 +187,7 @@ def amend(
         db=db, registration_id=registration_id, principal=principal, lock_session=True
     )
     if session.status == SessionStatus.CANCELLED:
-        raise Conflict("The session is cancelled; its results cannot be amended.")
+        raise Conflict(_("The session is cancelled; its results cannot be amended."))
     result = _result_to_amend(db, registration, section)
     catalogue = catalogue_service.load(db=db, version=session.catalogue_version)
     _check_amendment(catalogue.sections[section], result, data)

@@ -8,6 +8,7 @@ from app import exports
 from app.auth import AdminOrCentre
 from app.deps import DatabaseDep, OutboxDep
 from app.errors import problem_responses
+from app.i18n import _
 from app.limits import batch_cap
 from app.pagination import Page, Paging
 from app.results import absence, finalisation, recording
@@ -37,7 +38,7 @@ router = APIRouter(tags=["results and outcomes"], responses=problem_responses(40
     "/v1/sessions/{session_id}/results",
     response_model=RecordSummary,
     responses=problem_responses(409, 413, 422),
-    dependencies=[batch_cap("results", MAX_RESULT_BATCH, "result rows")],
+    dependencies=[batch_cap("results", MAX_RESULT_BATCH, _("result rows"))],
 )
 def record_results(
     session_id: IdPath,

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, Field, WithJsonSchema, model_validator
 
+from app.i18n import _
 from app.results.states import OutcomeStatus
 from app.schemas import Code, Identifier, Score, ScoreIn, StrictBoolean, StrictModel, Text
 from app.sessions.schemas import ExemptionOut, RegistrationOut
@@ -30,7 +31,7 @@ class ResultIn(StrictModel):
     def _one_value(self) -> ResultIn:
         if (self.score is None) == (self.passed is None):
             raise ValueError(
-                "give exactly one of score (scored sections) or passed (pass_fail sections)"
+                _("give exactly one of score (scored sections) or passed (pass_fail sections)")
             )
         return self
 
@@ -63,7 +64,7 @@ class AmendmentIn(StrictModel):
     @model_validator(mode="after")
     def _one_value(self) -> AmendmentIn:
         if (self.score is None) == (self.passed is None):
-            raise ValueError("give exactly one of score or passed")
+            raise ValueError(_("give exactly one of score or passed"))
         return self
 
 

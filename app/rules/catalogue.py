@@ -13,6 +13,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from app.i18n import _
+
 SectionKind = Literal["theory", "practical", "training"]
 Scoring = Literal["score", "pass_fail"]
 
@@ -190,49 +192,75 @@ def catalogue_problems(document: Mapping[str, Any], departments: Iterable[str]) 
     for i, s in enumerate(document.get("sections", [])):
         at = f"/sections/{i}"
         if s["code"] in sections:
-            problems.append((f"{at}/code", f"duplicate section code {s['code']}"))
+            problems.append((f"{at}/code", _("duplicate section code %(code)s", code=s["code"])))
             continue
         sections[s["code"]] = s
         if s["scoring"] == "score" and s.get("max_score") is None:
-            problems.append((f"{at}/max_score", "a scored section needs max_score"))
+            problems.append((f"{at}/max_score", _("a scored section needs max_score")))
         if s["scoring"] == "pass_fail" and s.get("max_score") is not None:
-            problems.append((f"{at}/max_score", "a pass_fail section has no max_score"))
+            problems.append((f"{at}/max_score", _("a pass_fail section has no max_score")))
 
     certificates: dict[str, Mapping[str, Any]] = {}
     first_index: dict[str, int] = {}
     for i, c in enumerate(document.get("certificates", [])):
         if c["code"] in certificates:
-            problems.append((f"/certificates/{i}/code", f"duplicate certificate code {c['code']}"))
+            problems.append(
+                (
+                    f"/certificates/{i}/code",
+                    _("duplicate certificate code %(code)s", code=c["code"]),
+                )
+            )
             continue
         certificates[c["code"]] = c
         first_index[c["code"]] = i
 
     for i, c in enumerate(document.get("certificates", [])):
-        at = f"/certificates/{i}"
-        if first_index[c["code"]] != i:
-            continue  # a duplicate, already reported
-        if c["department"] not in known_departments:
-            problems.append((f"{at}/department", f"unknown department {c['department']}"))
-        min_age, max_age = c.get("min_age"), c.get("max_age")
-        if min_age is not None and max_age is not None and min_age > max_age:
-            problems.append((f"{at}/max_age", f"max_age {max_age} is below min_age {min_age}"))
-        if not c.get("requirements"):
-            problems.append((f"{at}/requirements", "a certificate needs at least one section"))
-        seen: set[str] = set()
-        for j, r in enumerate(c.get("requirements", [])):
-            problems.extend(_requirement_problems(f"{at}/requirements/{j}", r, sections, seen))
-        for k, code in enumerate(c.get("prerequisites_any_of") or []):
-            if code not in certificates:
-                problems.append((f"{at}/prerequisites_any_of/{k}", f"unknown certificate {code}"))
-            elif code == c["code"]:
-                problems.append(
-                    (f"{at}/prerequisites_any_of/{k}", "a certificate cannot require itself")
+        if first_index[c["code"]] == i:  # a duplicate is already reported
+            problems.extend(
+                _certificate_problems(
+                    f"/certificates/{i}", c, known_departments, sections, certificates
                 )
+            )
 
     for i, rec in enumerate(document.get("recognitions", [])):
         problems.extend(_recognition_problems(f"/recognitions/{i}", rec, sections, certificates))
 
     problems.extend(_equivalence_problems(document.get("equivalences", []), certificates))
+    return problems
+
+
+def _certificate_problems(
+    at: str,
+    c: Mapping[str, Any],
+    known_departments: set[str],
+    sections: Mapping[str, Mapping[str, Any]],
+    certificates: Mapping[str, Mapping[str, Any]],
+) -> list[Problem]:
+    problems: list[Problem] = []
+    if c["department"] not in known_departments:
+        problems.append(
+            (f"{at}/department", _("unknown department %(department)s", department=c["department"]))
+        )
+    min_age, max_age = c.get("min_age"), c.get("max_age")
+    if min_age is not None and max_age is not None and min_age > max_age:
+        below = _(
+            "max_age %(max_age)s is below min_age %(min_age)s", max_age=max_age, min_age=min_age
+        )
+        problems.append((f"{at}/max_age", below))
+    if not c.get("requirements"):
+        problems.append((f"{at}/requirements", _("a certificate needs at least one section")))
+    seen: set[str] = set()
+    for j, r in enumerate(c.get("requirements", [])):
+        problems.extend(_requirement_problems(f"{at}/requirements/{j}", r, sections, seen))
+    for k, code in enumerate(c.get("prerequisites_any_of") or []):
+        if code not in certificates:
+            problems.append(
+                (f"{at}/prerequisites_any_of/{k}", _("unknown certificate %(code)s", code=code))
+            )
+        elif code == c["code"]:
+            problems.append(
+                (f"{at}/prerequisites_any_of/{k}", _("a certificate cannot require itself"))
+            )
     return problems
 
 
@@ -242,21 +270,31 @@ def _requirement_problems(
     code = r["section"]
     section = sections.get(code)
     if section is None:
-        return [(f"{at}/section", f"unknown section {code}")]
+        return [(f"{at}/section", _("unknown section %(code)s", code=code))]
     if code in seen:
-        return [(f"{at}/section", f"section {code} is listed twice")]
+        return [(f"{at}/section", _("section %(code)s is listed twice", code=code))]
     seen.add(code)
     pass_score = r.get("pass_score")
     if section["scoring"] == "pass_fail":
         if pass_score is not None:
-            return [(f"{at}/pass_score", f"{code} is pass_fail and takes no pass_score")]
+            return [
+                (f"{at}/pass_score", _("%(code)s is pass_fail and takes no pass_score", code=code))
+            ]
         return []
     if pass_score is None:
-        return [(f"{at}/pass_score", f"{code} is scored and needs a pass_score")]
+        return [(f"{at}/pass_score", _("%(code)s is scored and needs a pass_score", code=code))]
     max_score = section.get("max_score")
     if max_score is not None and Decimal(str(pass_score)) > Decimal(str(max_score)):
         return [
-            (f"{at}/pass_score", f"pass_score {pass_score} is above {code}'s max_score {max_score}")
+            (
+                f"{at}/pass_score",
+                _(
+                    "pass_score %(pass_score)s is above %(code)s's max_score %(max_score)s",
+                    pass_score=pass_score,
+                    code=code,
+                    max_score=max_score,
+                ),
+            )
         ]
     return []
 
@@ -269,21 +307,24 @@ def _recognition_problems(
 ) -> list[Problem]:
     problems: list[Problem] = []
     if rec["held"] not in certificates:
-        problems.append((f"{at}/held", f"unknown certificate {rec['held']}"))
+        problems.append((f"{at}/held", _("unknown certificate %(code)s", code=rec["held"])))
     target = certificates.get(rec["target"])
     if target is None:
-        problems.append((f"{at}/target", f"unknown certificate {rec['target']}"))
+        problems.append((f"{at}/target", _("unknown certificate %(code)s", code=rec["target"])))
     elif rec["held"] == rec["target"]:
-        problems.append((f"{at}/target", "a certificate cannot recognise itself"))
+        problems.append((f"{at}/target", _("a certificate cannot recognise itself")))
     if not rec.get("exempt_sections"):
-        problems.append((f"{at}/exempt_sections", "a recognition exempts at least one section"))
+        problems.append((f"{at}/exempt_sections", _("a recognition exempts at least one section")))
     required = {r["section"] for r in target["requirements"]} if target else None
     for k, code in enumerate(rec.get("exempt_sections", [])):
         if code not in sections:
-            problems.append((f"{at}/exempt_sections/{k}", f"unknown section {code}"))
+            problems.append((f"{at}/exempt_sections/{k}", _("unknown section %(code)s", code=code)))
         elif required is not None and code not in required:
             problems.append(
-                (f"{at}/exempt_sections/{k}", f"{rec['target']} does not require {code}")
+                (
+                    f"{at}/exempt_sections/{k}",
+                    _("%(target)s does not require %(code)s", target=rec["target"], code=code),
+                )
             )
     return problems
 
@@ -300,12 +341,21 @@ def _equivalence_problems(
         unknown = False
         for key, code in (("held", held), ("counts_as", counts_as)):
             if code not in certificates:
-                problems.append((f"{at}/{key}", f"unknown certificate {code}"))
+                problems.append((f"{at}/{key}", _("unknown certificate %(code)s", code=code)))
                 unknown = True
         if unknown:
             continue
         if held == counts_as or _reaches(graph, counts_as, held):
-            problems.append((at, f"{held} → {counts_as} closes an equivalence cycle"))
+            problems.append(
+                (
+                    at,
+                    _(
+                        "%(held)s → %(counts_as)s closes an equivalence cycle",
+                        held=held,
+                        counts_as=counts_as,
+                    ),
+                )
+            )
             continue
         graph.setdefault(held, set()).add(counts_as)
     return problems

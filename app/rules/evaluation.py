@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from app.i18n import _
 from app.results.states import OutcomeStatus
 from app.rules.carried import CarryBasis
 from app.rules.catalogue import Catalogue, Certificate, Section
@@ -97,18 +98,22 @@ def result_problem(
     """
     if section.scoring == "pass_fail":
         if score is not None:
-            return "score", f"{section.code} is pass/fail: send passed, not score"
+            return "score", _("%(code)s is pass/fail: send passed, not score", code=section.code)
         if passed is None:
-            return "passed", f"{section.code} is pass/fail: send passed"
+            return "passed", _("%(code)s is pass/fail: send passed", code=section.code)
         return None
     if passed is not None:
-        return "passed", f"{section.code} is scored: send score, not passed"
+        return "passed", _("%(code)s is scored: send score, not passed", code=section.code)
     if score is None:
-        return "score", f"{section.code} is scored: send score"
+        return "score", _("%(code)s is scored: send score", code=section.code)
     if section.max_score is not None and score > section.max_score:
-        return "score", f"above {section.code}'s maximum {_number_text(section.max_score)}"
+        return "score", _(
+            "above %(code)s's maximum %(max_score)s",
+            code=section.code,
+            max_score=_number_text(section.max_score),
+        )
     if score < 0:
-        return "score", "a score cannot be negative"
+        return "score", _("a score cannot be negative")
     return None
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from app.i18n import _
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
 
@@ -23,23 +25,23 @@ def normalise_id_number(text: str, today: date | None = None) -> str:
 
     With ``today``, a birth date after it is invalid too (nobody is born in the future)."""
     if len(text) != 18:
-        raise InvalidIdNumber("must be 18 characters")
+        raise InvalidIdNumber(_("must be 18 characters"))
     body, last = text[:17], text[17].upper()
     if not body.isascii() or not body.isdigit():
-        raise InvalidIdNumber("the first 17 characters must be digits")
+        raise InvalidIdNumber(_("the first 17 characters must be digits"))
     if not (last.isdigit() or last == "X"):
-        raise InvalidIdNumber("the last character must be a digit or X")
+        raise InvalidIdNumber(_("the last character must be a digit or X"))
     try:
         born = date(int(body[6:10]), int(body[10:12]), int(body[12:14]))
     except ValueError:
-        raise InvalidIdNumber("characters 7-14 are not a real birth date") from None
+        raise InvalidIdNumber(_("characters 7-14 are not a real birth date")) from None
     if born.year < 1900:
-        raise InvalidIdNumber("the birth year is before 1900")
+        raise InvalidIdNumber(_("the birth year is before 1900"))
     if today is not None and born > today:
-        raise InvalidIdNumber(f"the birth date {born.isoformat()} is after today")
+        raise InvalidIdNumber(_("the birth date %(born)s is after today", born=born.isoformat()))
     expected = check_character(body)
     if last != expected:
-        raise InvalidIdNumber("the check character does not match (ISO 7064 MOD 11-2)")
+        raise InvalidIdNumber(_("the check character does not match (ISO 7064 MOD 11-2)"))
     return body + last
 
 

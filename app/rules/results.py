@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
+from app.i18n import _
 from app.rules.catalogue import Section
 from app.rules.evaluation import result_problem
 
@@ -80,13 +81,13 @@ def _row_problem(
 ) -> tuple[str, str] | None:
     """(field, message) when the row cannot be recorded whatever is stored."""
     if sitting is None:
-        return "registration_id", "no such registration in this session"
+        return "registration_id", _("no such registration in this session")
     if sitting.absent:
-        return "registration_id", "the candidate is marked absent"
+        return "registration_id", _("the candidate is marked absent")
     if row.section in sitting.absent_from:
-        return "section", f"the candidate is marked absent from {row.section}"
+        return "section", _("the candidate is marked absent from %(section)s", section=row.section)
     if row.section not in sitting.sits:
-        return "section", f"this registration does not sit {row.section}"
+        return "section", _("this registration does not sit %(section)s", section=row.section)
     return result_problem(sections[row.section], row.score, row.passed)
 
 
@@ -114,7 +115,7 @@ def check_result_batch(
             check.invalid.append(RowProblem(f"{at}/{problem[0]}", problem[1]))
         elif key in seen:
             check.invalid.append(
-                RowProblem(at, "this registration and section appear twice in the batch")
+                RowProblem(at, _("this registration and section appear twice in the batch"))
             )
         elif key in stored:
             seen.add(key)
@@ -125,7 +126,11 @@ def check_result_batch(
                 check.conflicts.append(
                     RowProblem(
                         at,
-                        f"contradicts the result recorded for {row.section} ({was}); amend it instead",
+                        _(
+                            "contradicts the result recorded for %(section)s (%(was)s); amend it instead",
+                            section=row.section,
+                            was=was,
+                        ),
                     )
                 )
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.errors import Conflict
+from app.i18n import _
 
 
 class SessionStarted(Conflict):
@@ -22,7 +23,7 @@ class AlreadyRegistered(Conflict):
 
     def __init__(self, registration_id: str | None) -> None:
         super().__init__(
-            "The candidate is already registered in this session.",
+            _("The candidate is already registered in this session."),
             extra={"registration_id": registration_id} if registration_id else None,
         )
 

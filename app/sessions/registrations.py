@@ -26,6 +26,7 @@ from app.catalogue import service as catalogue_service
 from app.crypto import Vault
 from app.db import bulk_insert, new_id, utcnow
 from app.errors import AppError, NotFound, ProblemItem, Unprocessable, validation_items
+from app.i18n import _
 from app.pagination import PageParams, fetch_page
 from app.results import resits
 from app.sessions import service as sessions_service
@@ -100,9 +101,8 @@ def register(
             outcomes[i] = RowOutcome(i, 422, problem=refusal)
             continue
         if seats_left <= 0:
-            outcomes[i] = RowOutcome(
-                i, 409, problem=SessionFull(f"The session is full ({session.capacity} seats).")
-            )
+            full = _("The session is full (%(capacity)s seats).", capacity=session.capacity)
+            outcomes[i] = RowOutcome(i, 409, problem=SessionFull(full))
             continue
         seats_left -= 1
         taken_in_batch.add(index)
@@ -129,7 +129,7 @@ def _parse_rows(
             )
         except ValidationError as exc:
             problem: AppError = Unprocessable(
-                "The registration is not valid.", errors=validation_items(exc.errors())
+                _("The registration is not valid."), errors=validation_items(exc.errors())
             )
             outcomes[i] = RowOutcome(i, 422, problem=problem)
     return parsed, outcomes
@@ -187,13 +187,20 @@ def _ineligibility(
     for k, code in enumerate(row.targets):
         if code not in session.certificates:
             errors.append(
-                ProblemItem(pointer=f"/targets/{k}", message=f"the session does not offer {code}")
+                ProblemItem(
+                    pointer=f"/targets/{k}",
+                    message=_("the session does not offer %(code)s", code=code),
+                )
             )
         elif code in row.targets[:k]:
-            errors.append(ProblemItem(pointer=f"/targets/{k}", message=f"{code} is listed twice"))
+            errors.append(
+                ProblemItem(
+                    pointer=f"/targets/{k}", message=_("%(code)s is listed twice", code=code)
+                )
+            )
     if errors:
         return Unprocessable(
-            "The registration asks for certificates this session does not offer.", errors=errors
+            _("The registration asks for certificates this session does not offer."), errors=errors
         )
     for target in plan.targets:
         k = row.targets.index(target.certificate)
@@ -202,7 +209,7 @@ def _ineligibility(
         ]
     if errors:
         return Unprocessable(
-            "The candidate is not eligible for every target.",
+            _("The candidate is not eligible for every target."),
             errors=errors,
             extra={
                 "targets": [
@@ -370,13 +377,15 @@ def get_for(
     """The registration and its session, if this principal may see them (else not found)."""
     registration = db.get(Registration, registration_id)
     if registration is None:
-        raise NotFound(f"No registration {registration_id}.")
+        raise NotFound(_("No registration %(registration_id)s.", registration_id=registration_id))
     try:
         session = sessions_service.get_for(
             db=db, session_id=registration.session_id, principal=principal, lock=lock_session
         )
     except NotFound:
-        raise NotFound(f"No registration {registration_id}.") from None
+        raise NotFound(
+            _("No registration %(registration_id)s.", registration_id=registration_id)
+        ) from None
     return registration, session
 
 
@@ -404,7 +413,7 @@ def plan_only(
     catalogue = catalogue_service.in_force(db=db)
     unknown = catalogue_service.certificate_problems(catalogue, certificates, "/certificates")
     if unknown:
-        raise Unprocessable("Unknown certificates.", errors=unknown)
+        raise Unprocessable(_("Unknown certificates."), errors=unknown)
     birth_date, verified, history = None, [], []
     if id_number:
         birth_date = rules.birth_date_of(id_number)

@@ -8,6 +8,7 @@ from app import clock, exports
 from app.auth import AdminOrCentre, AnyRole
 from app.deps import DatabaseDep, SettingsDep, VaultDep
 from app.errors import problem_responses
+from app.i18n import _
 from app.limits import batch_cap
 from app.pagination import Page, Paging
 from app.rules import Plan, plan_to_dict
@@ -121,7 +122,7 @@ def register_candidate(
     "/v1/sessions/{session_id}/registrations:batch",
     response_model=BatchOut,
     responses=problem_responses(404, 413, 422),
-    dependencies=[batch_cap("registrations", MAX_REGISTRATION_BATCH, "registrations")],
+    dependencies=[batch_cap("registrations", MAX_REGISTRATION_BATCH, _("registrations"))],
 )
 def register_batch(
     session_id: IdPath,

@@ -15,6 +15,8 @@ from app.centres.models import Centre
 from app.clock import DEFAULT_TIMEZONE
 from app.db import new_id, utcnow
 from app.errors import AppError, Conflict, Forbidden, NotFound, ProblemItem, Unprocessable
+from app.i18n import _
+from app.i18n.words import session_status
 from app.pagination import PageParams, fetch_page
 from app.sessions.exceptions import SessionClosed, SessionNotStarted, SessionStarted
 from app.sessions.models import ExamSession
@@ -27,9 +29,9 @@ def schedule(*, db: Session, data: SessionCreate, principal: Principal) -> ExamS
     catalogue = catalogue_service.in_force(db=db)
     problems = catalogue_service.certificate_problems(catalogue, data.certificates, "/certificates")
     if data.ends_at <= data.starts_at:
-        problems.append(ProblemItem(pointer="/ends_at", message="must be after starts_at"))
+        problems.append(ProblemItem(pointer="/ends_at", message=_("must be after starts_at")))
     if problems:
-        raise Unprocessable("The session cannot be scheduled.", errors=problems)
+        raise Unprocessable(_("The session cannot be scheduled."), errors=problems)
     centre_row = db.get(Centre, centre)
     zone_name = centre_row.timezone if centre_row is not None else DEFAULT_TIMEZONE
     session = ExamSession(
@@ -56,18 +58,18 @@ def schedule(*, db: Session, data: SessionCreate, principal: Principal) -> ExamS
 def _centre_for(db: Session, data: SessionCreate, principal: Principal) -> str:
     if principal.role == "centre":
         if data.centre is not None and data.centre != principal.subject:
-            raise Forbidden("A centre key schedules sessions for its own centre only.")
+            raise Forbidden(_("A centre key schedules sessions for its own centre only."))
         assert principal.subject is not None
         return principal.subject
     if data.centre is None:
         raise Unprocessable(
-            "An admin names the centre.",
-            errors=[ProblemItem(pointer="/centre", message="required for an admin")],
+            _("An admin names the centre."),
+            errors=[ProblemItem(pointer="/centre", message=_("required for an admin"))],
         )
     if db.get(Centre, data.centre) is None:
         raise Unprocessable(
-            f"No centre {data.centre}.",
-            errors=[ProblemItem(pointer="/centre", message="unknown centre")],
+            _("No centre %(code)s.", code=data.centre),
+            errors=[ProblemItem(pointer="/centre", message=_("unknown centre"))],
         )
     return data.centre
 
@@ -86,7 +88,7 @@ def get_for(
         stmt = stmt.with_for_update()
     session = db.scalars(stmt).first()
     if session is None or not (principal.is_admin or principal.is_centre(session.centre_code)):
-        raise NotFound(f"No session {session_id}.")
+        raise NotFound(_("No session %(session_id)s.", session_id=session_id))
     return session
 
 
@@ -106,7 +108,9 @@ def list_for(
 def cancel(*, db: Session, session_id: str, principal: Principal) -> ExamSession:
     session = get_for(db=db, session_id=session_id, principal=principal, lock=True)
     if session.status in RELEASED:
-        raise Conflict(f"A {session.status.replace('_', ' ')} session cannot be cancelled.")
+        raise Conflict(
+            _("A %(status)s session cannot be cancelled.", status=session_status(session.status))
+        )
     if session_may_move(session.status, SessionStatus.CANCELLED):
         session.status = SessionStatus.CANCELLED
         session.cancelled_at = utcnow()
@@ -125,7 +129,11 @@ def cancel(*, db: Session, session_id: str, principal: Principal) -> ExamSession
 def require_scheduled(session: ExamSession, doing: str) -> None:
     if session.status != SessionStatus.SCHEDULED:
         raise Conflict(
-            f"The session is {session.status}; {doing} is possible only while it is scheduled."
+            _(
+                "The session is %(status)s; %(doing)s is possible only while it is scheduled.",
+                status=session_status(session.status),
+                doing=doing,
+            )
         )
 
 
@@ -141,10 +149,18 @@ def registration_closed(session: ExamSession) -> AppError | None:
     results and the certificates are for.
     """
     if session.status != SessionStatus.SCHEDULED:
-        return SessionClosed(f"The session is {session.status}; it takes no registrations.")
+        return SessionClosed(
+            _(
+                "The session is %(status)s; it takes no registrations.",
+                status=session_status(session.status),
+            )
+        )
     if has_started(session):
         return SessionStarted(
-            f"The session started at {session.starts_at.isoformat()}; registration is closed."
+            _(
+                "The session started at %(starts_at)s; registration is closed.",
+                starts_at=session.starts_at.isoformat(),
+            )
         )
     return None
 
@@ -153,8 +169,11 @@ def require_started(session: ExamSession, doing: str) -> None:
     """Results, absences and finalisation open at ``starts_at``."""
     if not has_started(session):
         raise SessionNotStarted(
-            f"The session starts at {session.starts_at.isoformat()}; "
-            f"{doing} is possible only from then on."
+            _(
+                "The session starts at %(starts_at)s; %(doing)s is possible only from then on.",
+                starts_at=session.starts_at.isoformat(),
+                doing=doing,
+            )
         )
 
 

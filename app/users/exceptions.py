@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.errors import AppError, Conflict, NotFound, Unauthorized, Unprocessable
+from app.i18n import _
 
 
 class UsernameTaken(Conflict):
@@ -26,7 +27,7 @@ class SignInFailed(Unauthorized):
 class SignInThrottled(AppError):
     """Too many failures just now: the next attempt is accepted after ``retry_after`` seconds."""
 
-    status, title, slug = 429, "Too many requests", "sign-in-throttled"
+    status, title, slug = 429, _("Too many requests"), "sign-in-throttled"
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail, extra={"retry_after": retry_after})

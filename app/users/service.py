@@ -30,6 +30,7 @@ from app.centres.models import Centre
 from app.db import new_id, utcnow
 from app.departments.models import Department
 from app.errors import AppError, ProblemItem
+from app.i18n import _
 from app.users.exceptions import (
     AccountLocked,
     InvalidUser,
@@ -69,24 +70,25 @@ def principal_of(user: User) -> Principal:
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise InvalidUser(
-            f"A password needs at least {MIN_PASSWORD} characters.",
-            errors=[ProblemItem(pointer="/password", message="too short")],
+            _("A password needs at least %(count)s characters.", count=MIN_PASSWORD),
+            errors=[ProblemItem(pointer="/password", message=_("too short"))],
         )
 
 
 def _check_subject(db: Session, role: str, subject: str | None) -> None:
     if role not in set(UserRole):
-        raise InvalidUser(f"No role {role!r}: admin, centre or department.")
+        raise InvalidUser(_("No role %(role)s: admin, centre or department.", role=repr(role)))
     if role == UserRole.ADMIN:
         if subject is not None:
-            raise InvalidUser("An admin has no subject.")
+            raise InvalidUser(_("An admin has no subject."))
         return
     model = Centre if role == UserRole.CENTRE else Department
     if subject is None or db.get(model, subject) is None:
-        raise InvalidUser(
-            f"No {role} {subject}.",
-            errors=[ProblemItem(pointer="/subject", message=f"unknown {role}")],
-        )
+        if role == UserRole.CENTRE:
+            detail, message = _("No centre %(code)s.", code=subject), _("unknown centre")
+        else:
+            detail, message = _("No department %(code)s.", code=subject), _("unknown department")
+        raise InvalidUser(detail, errors=[ProblemItem(pointer="/subject", message=message)])
 
 
 def create(
@@ -94,13 +96,13 @@ def create(
 ) -> User:
     if not USERNAME.match(username):
         raise InvalidUser(
-            "A username is 2-64 lowercase letters, digits, dots, dashes or underscores.",
-            errors=[ProblemItem(pointer="/username", message="not a valid username")],
+            _("A username is 2-64 lowercase letters, digits, dots, dashes or underscores."),
+            errors=[ProblemItem(pointer="/username", message=_("not a valid username"))],
         )
     _check_subject(db, role, subject)
     check_password(password)
     if db.scalars(sa.select(User.id).where(User.username == username)).first() is not None:
-        raise UsernameTaken(f"There is already a user {username}.")
+        raise UsernameTaken(_("There is already a user %(username)s.", username=username))
     user = User(
         id=new_id("usr"),
         username=username,
@@ -130,7 +132,7 @@ def get(db: Session, *, username: str, lock: bool = False) -> User:
         stmt = stmt.with_for_update()
     user = db.scalars(stmt).first()
     if user is None:
-        raise UnknownUser(f"No user {username}.")
+        raise UnknownUser(_("No user %(username)s.", username=username))
     return user
 
 
@@ -204,7 +206,7 @@ def _refusal_before_checking(user: User, now: datetime) -> AppError | None:
     if user.locked_until is not None and user.locked_until > now:
         wait = int((user.locked_until - now).total_seconds()) + 1
         return AccountLocked(
-            "Too many failed sign-ins: the account is locked for a while.", retry_after=wait
+            _("Too many failed sign-ins: the account is locked for a while."), retry_after=wait
         )
     if user.failed_sign_ins >= THROTTLE_AFTER and user.last_failed_at is not None:
         ready = user.last_failed_at + timedelta(
@@ -212,7 +214,7 @@ def _refusal_before_checking(user: User, now: datetime) -> AppError | None:
         )
         if ready > now:
             wait = int((ready - now).total_seconds()) + 1
-            return SignInThrottled("Too many failed sign-ins: wait a moment.", retry_after=wait)
+            return SignInThrottled(_("Too many failed sign-ins: wait a moment."), retry_after=wait)
     return None
 
 
@@ -223,10 +225,10 @@ def _record_failure(user: User, now: datetime) -> AppError:
         user.failed_sign_ins = 0
         user.locked_until = now + LOCK_FOR
         return AccountLocked(
-            "Too many failed sign-ins: the account is locked for a while.",
+            _("Too many failed sign-ins: the account is locked for a while."),
             retry_after=int(LOCK_FOR.total_seconds()),
         )
-    return SignInFailed("The username or password is not right.")
+    return SignInFailed(_("The username or password is not right."))
 
 
 def sign_in(db: Session, *, username: str, password: str) -> SignIn:
@@ -234,7 +236,7 @@ def sign_in(db: Session, *, username: str, password: str) -> SignIn:
     user = db.scalars(sa.select(User).where(User.username == username).with_for_update()).first()
     if user is None:
         _hasher.verify(password, _DUMMY_HASH)  # the same work as for a real account
-        return SignIn(refusal=SignInFailed("The username or password is not right."))
+        return SignIn(refusal=SignInFailed(_("The username or password is not right.")))
     refusal = _refusal_before_checking(user, now)
     if refusal is not None:
         return SignIn(refusal=refusal)
