@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path, Query
 from pydantic import (
@@ -17,11 +17,12 @@ from pydantic import (
     Strict,
     StringConstraints,
     WithJsonSchema,
+    model_validator,
 )
 
 from app import clock
 from app.i18n import _
-from app.rules import InvalidIdNumber, normalise_id_number
+from app.rules import InvalidIdNumber, normalise_id_number, reasons
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -141,3 +142,52 @@ CertificateNumber = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
     AfterValidator(no_control_characters),
 ]
+
+
+class Reason(BaseModel):
+    """Why a target is not open, a declared certificate is ignored or a section failed."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "too-old",
+                    "message": "age 61 on 2026-12-15 is above the maximum age 60 for MEM-LV",
+                },
+                {"code": "expired", "message": "expired on 2025-06-30, before 2026-12-15"},
+            ]
+        }
+    )
+
+    code: reasons.ReasonCode = Field(
+        description=(
+            "stable, for programs: too-young, too-old, missing-prerequisite, already-held "
+            "(targets); expired, undated, not-in-catalogue (ignored certificates); "
+            "below-pass-mark, not-sat, exemption-withdrawn (failed sections); other (a reason "
+            "stored before codes that none of these fits)"
+        ),
+        examples=["missing-prerequisite"],
+    )
+    message: str = Field(
+        description="for people: the reason in words (the code does not change with it)",
+        examples=[
+            "MOHRSS-ELEC-L4 requires holding one of MOHRSS-ELEC-L5 (directly or counted "
+            "as held); none is held"
+        ],
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rendered(cls, value: Any) -> Any:
+        """A reason as the rules give it or as it is stored (``{code, params}``, or a sentence
+        from before codes) becomes ``{code, message}``."""
+        if isinstance(value, reasons.Reason | str) or (
+            isinstance(value, dict) and "message" not in value
+        ):
+            reason = reasons.Reason.from_stored(value)
+            return {"code": reason.code, "message": reasons.message(reason)}
+        return value
+
+    @classmethod
+    def of(cls, reason: reasons.Reason) -> Reason:
+        return cls.model_validate(reason)

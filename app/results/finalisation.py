@@ -80,7 +80,7 @@ def outcome_values(outcome: rules.Outcome) -> dict[str, Any]:
             for f in outcome.failed_sections
         ],
         "exemptions": [rules.exemption_to_dict(e) for e in outcome.exemptions],
-        "reasons": list(outcome.reasons),
+        "reasons": [r.to_dict() for r in outcome.reasons],
     }
 
 
@@ -488,13 +488,15 @@ def _evaluate_released(
 def stored_recheck(outcomes: Iterable[Outcome]) -> rules.Recheck:
     """What finalisation found when it worked the plan out again, as its outcomes keep it."""
     not_eligible = {
-        o.certificate: tuple(o.reasons or ())
+        o.certificate: tuple(rules.Reason.from_stored(r) for r in o.reasons or ())
         for o in outcomes
         if o.status == OutcomeStatus.NOT_ELIGIBLE
     }
     withdrawn = {
         o.certificate: frozenset(
-            f["section"] for f in o.failed_sections if f.get("code") == "exemption-withdrawn"
+            f["section"]
+            for f in o.failed_sections
+            if f.get("code") == rules.ReasonCode.EXEMPTION_WITHDRAWN
         )
         for o in outcomes
     }

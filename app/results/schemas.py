@@ -1,14 +1,25 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, WithJsonSchema, model_validator
 
 from app.i18n import _
 from app.results.states import OutcomeStatus
-from app.schemas import Code, Identifier, Score, ScoreIn, StrictBoolean, StrictModel, Text
+from app.rules import reasons
+from app.rules.reasons import ReasonCode
+from app.schemas import (
+    Code,
+    Identifier,
+    Reason,
+    Score,
+    ScoreIn,
+    StrictBoolean,
+    StrictModel,
+    Text,
+)
 from app.sessions.schemas import ExemptionOut, RegistrationOut
 from app.sessions.states import SessionStatus
 
@@ -110,9 +121,22 @@ class FailedSection(BaseModel):
     passed: bool | None
     pass_score: Score | None
     missing: bool = False
-    code: str | None = Field(
-        None, description="below-pass-mark, not-sat, or exemption-withdrawn (its basis is gone)"
+    code: ReasonCode = Field(
+        description="below-pass-mark, not-sat, or exemption-withdrawn (its basis is gone)"
     )
+    message: str = Field(
+        description="the reason in words (the code does not change with it)",
+        examples=["ELEC-THEORY is not passed at this certificate's pass mark"],
+    )
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any]) -> FailedSection:
+        """From an outcome's stored failure (rows written before codes: from ``missing``)."""
+        code = stored.get("code") or (
+            ReasonCode.NOT_SAT if stored.get("missing") else ReasonCode.BELOW_PASS_MARK
+        )
+        reason = reasons.Reason.of(ReasonCode(code), section=stored["section"])
+        return cls.model_validate({**stored, "code": code, "message": reasons.message(reason)})
 
 
 class OutcomeOut(BaseModel):
@@ -127,8 +151,9 @@ class OutcomeOut(BaseModel):
         description="each failed section with the score and the mark it missed"
     )
     exemptions: list[ExemptionOut]
-    reasons: list[str] = Field(
-        default_factory=list, description="not_eligible: why (found again at finalisation)"
+    reasons: list[Reason] = Field(
+        default_factory=list,
+        description="not_eligible: why (found again at finalisation): missing-prerequisite, ...",
     )
     issuance_request_id: str | None
 
@@ -197,8 +222,8 @@ def outcome_out(row: Outcome) -> OutcomeOut:
         department=row.department_code,
         status=row.status,
         failed_sections=[f["section"] for f in row.failed_sections],
-        failures=[FailedSection.model_validate(f) for f in row.failed_sections],
+        failures=[FailedSection.of(f) for f in row.failed_sections],
         exemptions=[ExemptionOut.model_validate(e) for e in row.exemptions],
-        reasons=list(row.reasons or []),
+        reasons=[Reason.model_validate(r) for r in row.reasons or []],
         issuance_request_id=row.issuance_request_id,
     )

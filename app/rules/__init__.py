@@ -45,6 +45,7 @@ from app.rules.planning import (
     plan_from_dict,
     plan_to_dict,
 )
+from app.rules.reasons import Reason, ReasonCode, message
 from app.rules.resits import EarlierSitting, apply_carried, carried_sections
 from app.rules.results import (
     BatchCheck,
@@ -70,6 +71,8 @@ __all__ = [
     "InvalidIdNumber",
     "Outcome",
     "Plan",
+    "Reason",
+    "ReasonCode",
     "Recheck",
     "Recognition",
     "Requirement",
@@ -95,6 +98,7 @@ __all__ = [
     "mask_certificate_number",
     "mask_id_number",
     "mask_id_numbers_in",
+    "message",
     "missing_results",
     "normalise_id_number",
     "plan",

@@ -16,6 +16,7 @@ from app.results.states import OutcomeStatus
 from app.rules.carried import CarryBasis
 from app.rules.catalogue import Catalogue, Certificate, Section
 from app.rules.planning import Exemption, Plan, TargetPlan
+from app.rules.reasons import Reason, ReasonCode
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +39,14 @@ class SectionFailure:
     """The section was exempt, and the exemption lost its basis before finalisation."""
 
     @property
-    def code(self) -> str:
+    def code(self) -> ReasonCode:
         if self.withdrawn:
-            return "exemption-withdrawn"
-        return "not-sat" if self.missing else "below-pass-mark"
+            return ReasonCode.EXEMPTION_WITHDRAWN
+        return ReasonCode.NOT_SAT if self.missing else ReasonCode.BELOW_PASS_MARK
+
+    @property
+    def reason(self) -> Reason:
+        return Reason.of(self.code, section=self.section)
 
 
 @dataclass(frozen=True)
@@ -49,14 +54,14 @@ class Recheck:
     """What working a plan out again at finalisation found (docs/api.md §8): targets no longer
     eligible (with the reasons), and per target the exempt sections whose basis is gone."""
 
-    not_eligible: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    not_eligible: Mapping[str, tuple[Reason, ...]] = field(default_factory=dict)
     withdrawn: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 def recheck(registered: Plan, current: Plan) -> Recheck:
     """Compare the plan made at registration with the same computation on today's holdings."""
     now = {t.certificate: t for t in current.targets}
-    not_eligible: dict[str, tuple[str, ...]] = {}
+    not_eligible: dict[str, tuple[Reason, ...]] = {}
     withdrawn: dict[str, frozenset[str]] = {}
     for target in registered.targets:
         again = now.get(target.certificate)
@@ -77,7 +82,7 @@ class Outcome:
     status: OutcomeStatus
     failed_sections: tuple[SectionFailure, ...]
     exemptions: tuple[Exemption, ...]
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[Reason, ...] = ()
     """Why the target is ``not_eligible`` (found again at finalisation)."""
 
     @property

@@ -21,6 +21,7 @@ from typing import Any
 from app.rules.carried import Carried, carried_from_dict, carried_to_dict
 from app.rules.catalogue import Catalogue
 from app.rules.idnumber import age_on
+from app.rules.reasons import Param, Reason, ReasonCode
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +55,14 @@ class IgnoredHeld:
     certificate: str
     number: str
     valid_until: date | None
-    reason: str
+    reason: Reason
 
 
 @dataclass(frozen=True, slots=True)
 class TargetPlan:
     certificate: str
     eligible: bool
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
     required_sections: tuple[str, ...]
     exemptions: tuple[Exemption, ...]
 
@@ -127,17 +128,22 @@ def _split_held(
     ignored: set[IgnoredHeld] = set()
     for declared in held:
         if declared.certificate not in catalogue.certificates:
-            reason = f"{declared.certificate} is not in catalogue version {catalogue.version}"
+            version = catalogue.version if catalogue.version is not None else "unsaved"
+            reason = Reason.of(
+                ReasonCode.NOT_IN_CATALOGUE, certificate=declared.certificate, version=version
+            )
             ignored.add(
                 IgnoredHeld(declared.certificate, declared.number, declared.valid_until, reason)
             )
             continue
         h = dated(catalogue, declared)
         if h is None:
-            reason = "undated: a declared certificate needs valid_until or issued_on"
+            reason = Reason.of(ReasonCode.UNDATED, certificate=declared.certificate)
             ignored.add(IgnoredHeld(declared.certificate, declared.number, None, reason))
         elif h.valid_until is not None and h.valid_until < on:
-            reason = f"expired on {h.valid_until.isoformat()}, before {on.isoformat()}"
+            reason = Reason.of(
+                ReasonCode.EXPIRED, valid_until=h.valid_until.isoformat(), on=on.isoformat()
+            )
             ignored.add(IgnoredHeld(h.certificate, h.number, h.valid_until, reason))
         else:
             valid.append(h)
@@ -211,24 +217,18 @@ def _plan_target(
             if current is None or basis < current:
                 exempt[section] = basis
 
-    reasons: list[str] = []
+    reasons: list[Reason] = []
     if birth_date is not None:
         age = age_on(birth_date, on)
+        about: dict[str, Param] = {"age": age, "on": on.isoformat(), "certificate": code}
         if certificate.min_age is not None and age < certificate.min_age:
-            reasons.append(
-                f"age {age} on {on.isoformat()} is below the minimum age {certificate.min_age} "
-                f"for {code}"
-            )
+            reasons.append(Reason.of(ReasonCode.TOO_YOUNG, min_age=certificate.min_age, **about))
         if certificate.max_age is not None and age > certificate.max_age:
-            reasons.append(
-                f"age {age} on {on.isoformat()} is above the maximum age {certificate.max_age} "
-                f"for {code}"
-            )
+            reasons.append(Reason.of(ReasonCode.TOO_OLD, max_age=certificate.max_age, **about))
     prerequisites = certificate.prerequisites_any_of
     if prerequisites and not any(p in provenance for p in prerequisites):
         reasons.append(
-            f"{code} requires holding one of {', '.join(prerequisites)} "
-            "(directly or counted as held); none is held"
+            Reason.of(ReasonCode.MISSING_PREREQUISITE, certificate=code, any_of=prerequisites)
         )
 
     return TargetPlan(
@@ -267,7 +267,7 @@ def plan_to_dict(p: Plan) -> dict[str, Any]:
             {
                 "certificate": t.certificate,
                 "eligible": t.eligible,
-                "reasons": list(t.reasons),
+                "reasons": [r.to_dict() for r in t.reasons],
                 "required_sections": list(t.required_sections),
                 "exemptions": [exemption_to_dict(e) for e in t.exemptions],
             }
@@ -280,7 +280,7 @@ def plan_to_dict(p: Plan) -> dict[str, Any]:
                 "certificate": i.certificate,
                 "number": i.number,
                 "valid_until": i.valid_until.isoformat() if i.valid_until else None,
-                "reason": i.reason,
+                "reason": i.reason.to_dict(),
             }
             for i in p.ignored_held
         ],
@@ -296,7 +296,7 @@ def plan_from_dict(d: Mapping[str, Any]) -> Plan:
             TargetPlan(
                 certificate=t["certificate"],
                 eligible=t["eligible"],
-                reasons=tuple(t["reasons"]),
+                reasons=tuple(Reason.from_stored(r) for r in t["reasons"]),
                 required_sections=tuple(t["required_sections"]),
                 exemptions=tuple(exemption_from_dict(e) for e in t["exemptions"]),
             )
@@ -309,7 +309,7 @@ def plan_from_dict(d: Mapping[str, Any]) -> Plan:
                 i["certificate"],
                 i["number"],
                 date.fromisoformat(i["valid_until"]) if i["valid_until"] else None,
-                i["reason"],
+                Reason.from_stored(i["reason"]),
             )
             for i in d["ignored_held"]
         ),

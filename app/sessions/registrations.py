@@ -29,6 +29,7 @@ from app.errors import AppError, NotFound, ProblemItem, Unprocessable, validatio
 from app.i18n import _
 from app.pagination import PageParams, fetch_page
 from app.results import resits
+from app.schemas import Reason
 from app.sessions import service as sessions_service
 from app.sessions.exceptions import AlreadyRegistered, SessionFull
 from app.sessions.models import ExamSession, Registration
@@ -205,7 +206,8 @@ def _ineligibility(
     for target in plan.targets:
         k = row.targets.index(target.certificate)
         errors += [
-            ProblemItem(pointer=f"/targets/{k}", message=reason) for reason in target.reasons
+            ProblemItem(pointer=f"/targets/{k}", message=rules.message(reason))
+            for reason in target.reasons
         ]
     if errors:
         return Unprocessable(
@@ -216,7 +218,7 @@ def _ineligibility(
                     {
                         "certificate": t.certificate,
                         "eligible": t.eligible,
-                        "reasons": list(t.reasons),
+                        "reasons": [Reason.of(r).model_dump(mode="json") for r in t.reasons],
                     }
                     for t in plan.targets
                 ]

@@ -17,6 +17,7 @@ from app.schemas import (
     IdNumber,
     Label,
     Name,
+    Reason,
     Score,
     StrictModel,
 )
@@ -128,7 +129,7 @@ class IgnoredHeldOut(BaseModel):
     certificate: str
     number: str
     valid_until: date | None
-    reason: str
+    reason: Reason = Field(description="why it is ignored: expired, undated, not-in-catalogue")
 
 
 class HeldOut(BaseModel):
@@ -195,7 +196,10 @@ class PlanRequest(StrictModel):
 class TargetOut(BaseModel):
     certificate: str
     eligible: bool
-    reasons: list[str]
+    reasons: list[Reason] = Field(
+        description="why the target is not open (empty when eligible): too-young, too-old, "
+        "missing-prerequisite, already-held"
+    )
     required_sections: list[str]
     exemptions: list[ExemptionOut]
 

@@ -41,6 +41,20 @@ def revoke_everything_of(settings, registration_id: str) -> None:  # type: ignor
         engine.dispose()
 
 
+def outcomes_ids(settings, session_id: str, certificate: str) -> str:  # type: ignore[no-untyped-def]
+    engine = create_db_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            return str(
+                conn.execute(
+                    sa.text("select id from outcomes where session_id = :s and certificate = :c"),
+                    {"s": session_id, "c": certificate},
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
 def test_a_certificate_revoked_after_registration_counts_no_more_at_finalisation(
     world: World, client: TestClient, settings, exam_clock: ExamClock
 ) -> None:  # type: ignore[no-untyped-def]
@@ -74,4 +88,24 @@ def test_a_certificate_revoked_after_registration_counts_no_more_at_finalisation
     assert mohurd["failures"][0]["code"] == "exemption-withdrawn"
     assert mohurd["exemptions"] == []
     level4 = outcomes["MOHRSS-ELEC-L4"]
-    assert level4["status"] == "not_eligible" and level4["reasons"]
+    lost = "MOHRSS-ELEC-L4 requires holding one of MOHRSS-ELEC-L5 (directly or counted as held)"
+    assert level4["status"] == "not_eligible"
+    assert level4["reasons"] == [
+        {"code": "missing-prerequisite", "message": f"{lost}; none is held"}
+    ]
+
+    # An outcome stored before reasons had codes (a sentence) is read with its code.
+    engine = create_db_engine(settings.database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.update(sa.table("outcomes", sa.column("reasons", sa.JSON), sa.column("id")))
+                .where(sa.column("id") == sa.bindparam("out"))
+                .values(reasons=[f"{lost}; none is held"]),
+                {"out": outcomes_ids(settings, s["id"], "MOHRSS-ELEC-L4")},
+            )
+    finally:
+        engine.dispose()
+    items = client.get(f"/v1/sessions/{s['id']}/outcomes", headers=world.centre_a).json()
+    again = {o["certificate"]: o for o in items["items"]}["MOHRSS-ELEC-L4"]
+    assert again["reasons"] == level4["reasons"]

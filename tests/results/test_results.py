@@ -73,6 +73,7 @@ def test_one_sitting_many_pass_marks(
             "pass_score": 80,
             "missing": False,
             "code": "below-pass-mark",
+            "message": "ELEC-THEORY is not passed at this certificate's pass mark",
         }
     ]
     assert mem["issuance_request_id"] is None

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from app.rules import (
     Catalogue,
     HeldCertificate,
+    ReasonCode,
     catalogue_problems,
+    message,
     plan,
     plan_from_dict,
     plan_to_dict,
@@ -46,7 +48,9 @@ def test_equivalences_close_transitively_and_keep_the_basis_document() -> None:
 def test_unknown_held_certificates_are_reported_not_used() -> None:
     p = plan(REFERENCE, ["MEM-LV"], [HeldCertificate("FOREIGN-CERT", "F-1")], ADULT, ON)
     assert [i.certificate for i in p.ignored_held] == ["FOREIGN-CERT"]
-    assert "catalogue version 1" in p.ignored_held[0].reason
+    reason = p.ignored_held[0].reason
+    assert reason.code == ReasonCode.NOT_IN_CATALOGUE and reason.values["version"] == 1
+    assert "catalogue version 1" in message(reason)
 
 
 def test_age_bounds_are_inclusive() -> None:
@@ -54,7 +58,15 @@ def test_age_bounds_are_inclusive() -> None:
     assert plan(REFERENCE, ["MEM-LV"], [], sixty, ON).eligible
     sixty_one = date(ON.year - 61, ON.month, ON.day)
     p = plan(REFERENCE, ["MEM-LV"], [], sixty_one, ON)
-    assert not p.eligible and "above the maximum age 60" in p.targets[0].reasons[0]
+    (reason,) = p.targets[0].reasons
+    assert not p.eligible and reason.code == ReasonCode.TOO_OLD
+    assert reason.values == {
+        "age": 61,
+        "on": ON.isoformat(),
+        "max_age": 60,
+        "certificate": "MEM-LV",
+    }
+    assert "above the maximum age 60" in message(reason)
     assert plan(REFERENCE, ["MOHRSS-ELEC-L5"], [], sixty_one, ON).eligible  # no upper bound
 
 

@@ -122,7 +122,8 @@ def test_declared_certificates_are_dated_by_valid_until_or_issued_on(
     # MEM-LV (six years) exempts MOHURD-ELEC's training while it is valid.
     undated = _plan(client, world, [{"certificate": "MEM-LV", "number": "LV-1"}])
     assert undated["exemptions"] == []
-    assert undated["ignored_held"][0]["reason"].startswith("undated")
+    assert undated["ignored_held"][0]["reason"]["code"] == "undated"
+    assert undated["ignored_held"][0]["reason"]["message"].startswith("undated")
 
     recent = _plan(
         client, world, [{"certificate": "MEM-LV", "number": "LV-2", "issued_on": "2022-03-01"}]
@@ -149,4 +150,7 @@ def test_declared_certificates_are_dated_by_valid_until_or_issued_on(
         ],
     )
     assert inflated["exemptions"] == []
-    assert "expired" in inflated["ignored_held"][0]["reason"]
+    assert inflated["ignored_held"][0]["reason"] == {
+        "code": "expired",
+        "message": "expired on 2026-02-28, before 2026-12-15",
+    }

@@ -80,7 +80,7 @@ def test_level_4_without_a_prerequisite_is_refused_naming_it(
         {
             "certificate": "MOHRSS-ELEC-L4",
             "eligible": False,
-            "reasons": [body["errors"][0]["message"]],
+            "reasons": [{"code": "missing-prerequisite", "message": body["errors"][0]["message"]}],
         }
     ]
     assert client.get(f"/v1/sessions/{s['id']}", headers=world.centre_a).json()["registered"] == 0
