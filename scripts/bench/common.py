@@ -33,6 +33,9 @@ ADMIN_KEY = "oek_bench-admin-key-000000000000000000000000"
 PII_KEY = "YmVuY2gtb25seS1waWkta2V5LTAxMjM0NTY3ODlhYmM="
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 REFERENCE = ROOT / "app" / "catalogue" / "reference"
+ONEEXAM = [sys.executable, "-m", "app.cli"]
+"""The ``oneexam`` command of this checkout, run with ``cwd=ROOT`` (the virtualenv's own
+``oneexam`` script imports whichever checkout it was installed from)."""
 
 
 def starting_soon(registrations: int) -> dict[str, str]:
@@ -128,7 +131,8 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
 
 def oneexam(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "oneexam"), *args],
+        [*ONEEXAM, *args],
+        cwd=ROOT,
         env=env,
         check=True,
         capture_output=True,
@@ -143,7 +147,8 @@ def running_server(database_url: str, **extra_env: str) -> Iterator[str]:
     env = server_env(database_url, ONEEXAM_PORT=str(port), **extra_env)
     oneexam("migrate", env=env)
     proc = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "oneexam"), "serve"],
+        [*ONEEXAM, "serve"],
+        cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -1,11 +1,14 @@
-"""A minimal department endpoint for benchmarks: answers 200 to every POST and counts them
-per path; GET /count returns the counts and first/last arrival times as JSON.
+"""A minimal department endpoint for benchmarks: answers 200 to every POST (after ``DELAY``
+seconds, default none) and counts them per path; GET /count returns the counts and
+first/last arrival times as JSON (``time.monotonic`` on arrival, before any delay: comparable
+across processes on Linux).
 
-Run: python receiver.py PORT
+Run: python receiver.py PORT [DELAY]
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
@@ -16,6 +19,7 @@ import uvicorn
 counts: Counter[str] = Counter()
 first: dict[str, float] = {}
 last: dict[str, float] = {}
+DELAY = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
 
 
 async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
@@ -29,10 +33,12 @@ async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
     if scope["method"] == "GET" and path == "/count":
         body = json.dumps({"counts": counts, "first": first, "last": last}).encode()
     else:
-        now = time.monotonic()
+        now = time.monotonic()  # arrival, before the delay
         counts[path] += 1
         first.setdefault(path, now)
         last[path] = now
+        if DELAY:
+            await asyncio.sleep(DELAY)
         body = b'{"ok":true}'
     await send(
         {
