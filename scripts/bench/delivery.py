@@ -235,14 +235,13 @@ def run_workers(
     engine = _engine(url)
     env = server_env(url, ONEEXAM_DELIVERY_CONCURRENCY=str(concurrency))
     procs = [subprocess.Popen([*ONEEXAM, "worker"], cwd=ROOT, env=env) for _ in range(workers)]
-    spy = None
+    spies: list[subprocess.Popen[bytes]] = []
     peak = 0
     try:
         while (done := delivered(engine)) < expected:
-            if spy is None and profile is not None and done > 0:
-                spy = _py_spy(
-                    procs[0].pid, profile
-                )  # started and delivering: start-up is not sampled
+            if not spies and profile is not None and done > 0:
+                # started and delivering: start-up is not sampled
+                spies = _py_spy(procs[0].pid, profile)
             time.sleep(0.05)
             peak = max(peak, *(_peak_rss(p.pid) for p in procs))
             if any(p.poll() is not None for p in procs):
@@ -250,8 +249,9 @@ def run_workers(
         ended = time.monotonic()
         peak = max(peak, *(_peak_rss(p.pid) for p in procs))
     finally:
-        if spy is not None:
+        for spy in spies:
             spy.send_signal(signal.SIGINT)
+        for spy in spies:
             spy.wait(timeout=60)
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -262,26 +262,34 @@ def run_workers(
     return WorkerRun(seconds, expected / seconds, peak, profile)
 
 
-def _py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+def _py_spy(pid: int, out: Path) -> list[subprocess.Popen[bytes]]:
+    """Two samplers: every running thread (``out``), and only the thread holding the GIL
+    (``out`` with ``.gil`` before the suffix; the Python work, which one core bounds)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(
-        [
-            str(ROOT / ".venv" / "bin" / "py-spy"),
-            "record",
-            "--pid",
-            str(pid),
-            "--rate",
-            "250",
-            "--nonblocking",
-            "--threads",
-            "--format",
-            "raw",
-            "--output",
-            str(out),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    spies = []
+    for extra, path in (([], out), (["--gil"], out.with_suffix(".gil.txt"))):
+        spies.append(
+            subprocess.Popen(
+                [
+                    str(ROOT / ".venv" / "bin" / "py-spy"),
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--rate",
+                    "100",
+                    "--nonblocking",
+                    "--threads",
+                    *extra,
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(path),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    return spies
 
 
 def _peak_rss(pid: int) -> int:
@@ -386,8 +394,15 @@ def _profile_path(args: argparse.Namespace, label: str) -> Path | None:
 
 
 def _print_profile(run: WorkerRun) -> None:
-    if run.profile is not None and run.profile.exists():
-        print(summarise(run.profile.read_text(), indent="           "))
+    if run.profile is None:
+        return
+    for path, what in (
+        (run.profile, "running threads"),
+        (run.profile.with_suffix(".gil.txt"), "holding the GIL"),
+    ):
+        if path.exists():
+            print(f"           profile, {what}:")
+            print(summarise(path.read_text(), indent="             "))
 
 
 def fast(backlog: Backlog, receiver: Receiver, args: argparse.Namespace) -> None:
