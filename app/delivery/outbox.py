@@ -238,3 +238,8 @@ class Outbox:
 
 def decrypt_body(vault: Vault, body_encrypted: str) -> bytes:
     return vault.decrypt(body_encrypted, context=BODY_CONTEXT)
+
+
+def decrypt_bodies(vault: Vault, bodies_encrypted: Sequence[str]) -> list[bytes]:
+    """Many bodies at once (a claimed batch), in order."""
+    return [vault.decrypt(b, context=BODY_CONTEXT) for b in bodies_encrypted]

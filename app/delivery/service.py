@@ -9,7 +9,7 @@ workers hold (``FOR UPDATE SKIP LOCKED``); on SQLite the writing transaction is 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +22,7 @@ from app.crypto import Vault
 from app.db import bulk_insert, new_id
 from app.delivery import policy
 from app.delivery.models import Delivery, DeliveryAttempt
-from app.delivery.outbox import Outbox, Settled, decrypt_body
+from app.delivery.outbox import Outbox, Settled, decrypt_bodies
 from app.delivery.states import AttemptOutcome, DeliveryStatus, EventType, Settlement
 from app.departments import service as departments_service
 from app.departments.models import Department
@@ -85,60 +85,89 @@ def claim(
     db: Session,
     vault: Vault,
     *,
-    department: str,
-    limit: int,
+    department: str | None = None,
+    limit: int = 0,
+    limits: Mapping[str, int] | None = None,
     worker: str,
     now: datetime,
     lease: timedelta,
 ) -> list[Claimed]:
-    """Lease up to ``limit`` due events of one department, oldest due first."""
-    due = (
-        sa.select(Delivery.id)
-        .where(
-            Delivery.department_code == department,
-            Delivery.status == DeliveryStatus.PENDING,
-            Delivery.next_attempt_at <= now,
-            sa.or_(Delivery.locked_until.is_(None), Delivery.locked_until < now),
-        )
-        .order_by(Delivery.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+    """Lease due events, oldest due first: up to ``limit`` of one ``department``, or up to
+    ``limits[code]`` of each department in ``limits`` — in one statement however many
+    departments ask. Each department is picked on its own (one department's backlog never
+    crowds out another's), skipping rows other workers hold. Bodies are decrypted together
+    once the rows are leased."""
+    wants = {
+        code: n
+        for code, n in (limits if limits is not None else {department or "": limit}).items()
+        if n > 0
+    }
+    if not wants:
+        return []
+    table = _deliveries()
+    picks = [_due(table, code, n, now).cte(f"due_{i}") for i, (code, n) in enumerate(wants.items())]
+    ids = sa.union_all(*(sa.select(p.c.id) for p in picks)) if len(picks) > 1 else picks[0].select()
     until = now + lease
-    rows = db.execute(
-        sa.update(Delivery)
-        .where(Delivery.id.in_(due.scalar_subquery()))
-        .values(locked_until=until, locked_by=worker, lease_version=Delivery.lease_version + 1)
+    result = db.execute(
+        sa.update(table)
+        .where(table.c.id.in_(ids))
+        .values(locked_until=until, locked_by=worker, lease_version=table.c.lease_version + 1)
         .returning(
-            Delivery.id,
-            Delivery.event_type,
-            Delivery.request_id,
-            Delivery.lease_version,
-            Delivery.body_encrypted,
+            table.c.id,
+            table.c.department_code,
+            table.c.event_type,
+            table.c.request_id,
+            table.c.lease_version,
+            table.c.next_attempt_at,
+            table.c.body_encrypted,
         )
-    ).all()
+    )
+    rows = sorted(result, key=lambda r: r.next_attempt_at)
+    bodies = decrypt_bodies(vault, [r.body_encrypted for r in rows])
     return [
-        Claimed(
-            r.id,
-            department,
-            r.event_type,
-            r.request_id,
-            r.lease_version,
-            until,
-            decrypt_body(vault, r.body_encrypted),
-        )
-        for r in rows
+        Claimed(r.id, r.department_code, r.event_type, r.request_id, r.lease_version, until, body)
+        for r, body in zip(rows, bodies, strict=True)
     ]
 
 
-def release(db: Session, claimed: Sequence[Claimed]) -> None:
-    """Give back leases without an attempt (shutting down before sending)."""
-    for c in claimed:
-        db.execute(
-            sa.update(Delivery)
-            .where(Delivery.id == c.id, Delivery.lease_version == c.lease_version)
-            .values(locked_until=None, locked_by=None)
+def _deliveries() -> sa.Table:
+    """The outbox table itself: the worker's statements are Core, with no ORM bookkeeping."""
+    table = Delivery.__table__
+    assert isinstance(table, sa.Table)
+    return table
+
+
+def _due(table: sa.Table, department: str, limit: int, now: datetime) -> sa.Select[Any]:
+    return (
+        sa.select(table.c.id)
+        .where(
+            table.c.department_code == department,
+            table.c.status == DeliveryStatus.PENDING,
+            table.c.next_attempt_at <= now,
+            sa.or_(table.c.locked_until.is_(None), table.c.locked_until < now),
         )
+        .order_by(table.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def release(db: Session, claimed: Sequence[Claimed]) -> None:
+    """Give back leases without an attempt (not sent: shutting down, the endpoint switched
+    off, or too little of the lease left), in one statement; a lease another worker has
+    taken since is left alone."""
+    if not claimed:
+        return
+    table = _deliveries()
+    db.execute(
+        sa.update(table)
+        .where(
+            table.c.id == sa.bindparam("r_id"),
+            table.c.lease_version == sa.bindparam("r_version"),
+        )
+        .values(locked_until=None, locked_by=None),
+        [{"r_id": c.id, "r_version": c.lease_version} for c in claimed],
+    )
 
 
 @dataclass
@@ -198,17 +227,18 @@ def record(
 
 
 def _locked_events(db: Session, ids: Sequence[str]) -> dict[str, Any]:
+    table = _deliveries()
     return {
         r.id: r
         for r in db.execute(
             sa.select(
-                Delivery.id,
-                Delivery.attempts,
-                Delivery.lease_version,
-                Delivery.status,
-                Delivery.failures,
+                table.c.id,
+                table.c.attempts,
+                table.c.lease_version,
+                table.c.status,
+                table.c.failures,
             )
-            .where(Delivery.id.in_(ids))
+            .where(table.c.id.in_(ids))
             .with_for_update()
         )
     }
@@ -273,15 +303,21 @@ def _apply(
 
 
 def _write(db: Session, batch: _Batch, ids: Sequence[str]) -> None:
+    """The events' new state and attempt counts in one executemany (a second one only for
+    events whose attempts were all superseded), then the attempt rows in one insert."""
+    table = _deliveries()
+    updated = set()
+    for u in batch.updates:
+        u["b_attempts"] = batch.numbers[str(u["b_id"])]
+        updated.add(u["b_id"])
     if batch.updates:
-        table = Delivery.__table__
-        assert isinstance(table, sa.Table)
         db.execute(
             sa.update(table)
             .where(table.c.id == sa.bindparam("b_id"))
             .values(
                 status=sa.bindparam("b_status"),
                 failures=sa.bindparam("b_failures"),
+                attempts=sa.bindparam("b_attempts"),
                 next_attempt_at=sa.bindparam("b_next", type_=table.c.next_attempt_at.type),
                 delivered_at=sa.bindparam("b_delivered", type_=table.c.delivered_at.type),
                 last_status_code=sa.bindparam("b_code"),
@@ -291,11 +327,14 @@ def _write(db: Session, batch: _Batch, ids: Sequence[str]) -> None:
             ),
             batch.updates,
         )
-    db.execute(
-        sa.update(Delivery)
-        .where(Delivery.id.in_(ids))
-        .values(attempts=sa.case(batch.numbers, value=Delivery.id))
-    )
+    superseded = [{"s_id": i, "s_attempts": batch.numbers[i]} for i in ids if i not in updated]
+    if superseded:
+        db.execute(
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("s_id"))
+            .values(attempts=sa.bindparam("s_attempts")),
+            superseded,
+        )
     bulk_insert(db, DeliveryAttempt, batch.attempt_rows)
 
 

@@ -1,30 +1,34 @@
-"""The delivery worker: claim due events, sign, post, record, retry.
+"""The delivery worker: a pipeline that keeps each department's slots full.
 
-Threads, not asyncio: a synchronous ``httpx.Client`` shared by a few threads posts several
-times faster than one async client at the same concurrency on this kind of machine (see
-docs/benchmarks.md), and each department gets its own client and thread pool, capped at
-``ONEEXAM_DELIVERY_CONCURRENCY`` in-flight requests, so a slow or dead department can only
-ever occupy its own threads.
+Threads, not asyncio: synchronous ``httpx`` clients in threads post faster than one async
+client at the same concurrency on this kind of machine (docs/benchmarks.md).
 
-- the dispatcher thread claims, for each department taking deliveries, as many due events as
-  it has free slots (a lease: ``locked_until`` = now + lease, and a new ``lease_version``); a
-  department with nothing due is looked at again only after the poll interval;
-- a department's threads sign and post; each attempt ends at its deadline (4 × the request
-  timeout, or before its lease could lapse), enforced from outside the read loop by a
-  watchdog that closes the connection, while a heartbeat renews the leases of every event the
-  worker holds (``app/delivery/leases.py``), so no event is ever in flight twice at once and a
-  dead worker's events are taken over within one short lease;
-- the recorder thread stores attempts in batches, fenced by the lease version: an attempt
-  whose lease was taken over is stored as ``superseded`` and changes nothing. A slot is free
-  again only once its attempt is recorded, so finished attempts never pile up in memory.
+- **Lanes.** Each department taking deliveries has its own lane (``app/delivery/lanes.py``):
+  ``ONEEXAM_DELIVERY_CONCURRENCY`` sending threads, each with its own keep-alive connection
+  (so the department's connections are its own and reused), and a small buffer of events
+  already leased to this worker. A slow or dead department only ever occupies its own lane.
+- **Claiming ahead of need.** The dispatcher claims for every lane with room in one
+  statement (``service.claim``), so a thread that ends an exchange takes the next event
+  from its buffer at once. It is woken by a sending thread as soon as a lane has room, and
+  waits (the poll interval) only when nothing was due.
+- **Slots free at the end of the exchange.** The attempt goes to the recorder's queue and the
+  thread takes its next event. The queue is bounded (``MAX_UNRECORDED``): if the recorder
+  falls behind, sending threads wait to hand over their attempt, so memory stays bounded.
+- **The recorder** stores attempts in batches, fenced by the lease version: an attempt whose
+  lease was taken over is stored as ``superseded`` and changes nothing.
+- **Leases.** Every event this worker holds — buffered, on the wire, or waiting to be
+  recorded — is leased to it; a heartbeat renews the leases, and a watchdog cuts each attempt
+  at its deadline or before its lease could lapse (``app/delivery/leases.py``), so no event is
+  ever in flight twice and a dead worker's events are taken over within one short lease. An
+  event is released (its lease given back, the event claimable again) only once its attempt is
+  recorded, so one event has at most one attempt at a time.
 
-A crash loses nothing: leased events are taken over once their lease expires, and are sent
-again under the same ``webhook-id``.
+A crash loses nothing: leased events are taken over once their lease expires and sent again
+under the same ``webhook-id``.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import queue
@@ -36,32 +40,47 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
-from standardwebhooks import Webhook
 
 from app.config import Settings
 from app.db import Database, utcnow
 from app.delivery import egress, journal, service
+from app.delivery.lanes import Lane
 from app.delivery.leases import ATTEMPT_BOUND, Heartbeat, Watch, Watchdog, monotonic_of
 from app.delivery.outbox import Outbox
 from app.delivery.service import EXCERPT_BYTES, Attempt, Claimed, Endpoint
-from app.delivery.signing import signed_headers
 from app.metrics import Metrics
 
 log = logging.getLogger("oneexam.delivery")
 
 RECORD_BATCH = 500
-CLAIM_GATHER = 0.005
+RECORD_GATHER = 0.02
+"""Seconds the recorder lets attempts gather after the first, so one transaction takes many."""
+MAX_UNRECORDED = 2 * RECORD_BATCH
+"""Finished attempts waiting for the recorder, at most; sending threads wait beyond it."""
 ENDPOINT_REFRESH = 1.0
 CLAIM_FAILED = "claiming deliveries failed; retrying shortly"
 RECORD_FAILED = "recording attempts failed; retrying"
 MIN_SEND_WINDOW = 1.0
 """An attempt is not started with less than this many seconds left before its cut-off."""
+
+
+@dataclass(frozen=True)
+class PipelineState:
+    """What a worker holds at one moment (``DeliveryWorker.pipeline``)."""
+
+    held: int
+    """Events leased to this worker: buffered, in flight or not yet recorded."""
+    buffered: int
+    in_flight: int
+    queued: int
+    """Finished attempts in the recorder's queue (at most ``MAX_UNRECORDED``)."""
+    handing_over: int
+    """Sending threads waiting for room in that queue (the recorder is behind)."""
 
 
 @dataclass
@@ -110,29 +129,30 @@ class DeliveryWorker:
         self.metrics = metrics
         self.name = name or worker_name()
         self.cap = settings.delivery_concurrency
+        self.ahead = settings.delivery_concurrency
+        """Events a lane may hold leased beyond those in flight."""
         self.timeout = settings.delivery_timeout
         self.lease = timedelta(seconds=settings.lease_seconds)
         self.schedule = settings.retry_schedule
         self.poll = settings.delivery_poll_interval
         self._rng = random.Random()
-        self._inflight: dict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
-        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._lanes: dict[str, Lane] = {}
+        self._senders: list[threading.Thread] = []
         self._clients: list[httpx.Client] = []
         self._local = threading.local()
         self._tls = ssl.create_default_context()  # one trust store for every sending thread
-        self._endpoint_cache: list[Endpoint] = []
         self._endpoints_expire = 0.0
-        self._drained_until: dict[str, float] = {}
-        self._signers: dict[tuple[str, ...], list[Webhook]] = {}
-        self._done: queue.Queue[Attempt] = queue.Queue()
+        self._done: queue.Queue[Attempt] = queue.Queue(maxsize=MAX_UNRECORDED)
         self._stopping = threading.Event()
+        self._closed = threading.Event()
+        """Every sending thread has ended: nothing more reaches the recorder."""
         self._wake = threading.Event()
         self._dispatcher: threading.Thread | None = None
         self._recorder: threading.Thread | None = None
-        self._rotation = itertools.count()
-        self._leases: dict[str, float] = {}
-        """events held (claimed, not yet recorded) → when their lease lapses (monotonic)"""
+        self._handing_over = 0
+        self._leases: dict[str, tuple[int, float]] = {}
+        """events held (claimed, not yet recorded) → (lease version, when it lapses, monotonic)"""
         self._watchdog = Watchdog()
         self._heartbeat = Heartbeat(
             database=database,
@@ -162,14 +182,19 @@ class DeliveryWorker:
         log.info("delivery worker started", extra={"worker": self.name, "per_department": self.cap})
 
     def stop(self, timeout: float | None = None) -> None:
-        """Stop claiming; let in-flight attempts finish (they are bounded by the request
-        timeout) and record them; then close."""
+        """Stop claiming; hand back the leases of buffered events; let in-flight attempts
+        finish (they are bounded by their deadline) and record them; then close."""
         self._stopping.set()
         self._wake.set()
+        self._close_lanes()
         if self._dispatcher is not None:
             self._dispatcher.join(timeout)
-        for pool in list(self._pools.values()):
-            pool.shutdown(wait=True)
+        self._close_lanes()  # and any lane the dispatcher opened meanwhile
+        with self._lock:
+            senders = list(self._senders)
+        for thread in senders:
+            thread.join(timeout)
+        self._closed.set()
         if self._recorder is not None:
             self._recorder.join(timeout)
         self._heartbeat.stop()
@@ -177,6 +202,12 @@ class DeliveryWorker:
         for client in self._clients:
             client.close()
         log.info("delivery worker stopped", extra={"worker": self.name})
+
+    def _close_lanes(self) -> None:
+        with self._lock:
+            lanes = list(self._lanes.values())
+        for lane in lanes:
+            self._release(lane.close())
 
     def wait(self) -> None:
         while not self._stopping.wait(1.0):
@@ -188,14 +219,28 @@ class DeliveryWorker:
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until the dispatcher has looked at every department afresh (endpoints
-        re-read, none skipped), found nothing due, and no attempt is in flight or unrecorded.
-        False if that did not happen within ``timeout``. For tests and operators who need to
-        know that "nothing more will be sent now" without sleeping."""
+        re-read, none skipped), found nothing due, and no event is held (buffered, in flight
+        or unrecorded). False if that did not happen within ``timeout``. For tests and
+        operators who need to know that "nothing more will be sent now" without sleeping."""
         with self._idle:
             self._looks_asked += 1
             asked = self._looks_asked
             self._wake.set()
             return self._idle.wait_for(lambda: self._looks_done >= asked, timeout)
+
+    def pipeline(self) -> PipelineState:
+        """A snapshot of the pipeline, for tests and operators."""
+        with self._lock:
+            lanes = list(self._lanes.values())
+            held, handing_over = len(self._leases), self._handing_over
+        counts = [lane.counts() for lane in lanes]
+        return PipelineState(
+            held,
+            sum(b for b, _ in counts),
+            sum(f for _, f in counts),
+            self._done.qsize(),
+            handing_over,
+        )
 
     # -- dispatching --------------------------------------------------------------------------
 
@@ -203,83 +248,101 @@ class DeliveryWorker:
         while not self._stopping.is_set():
             with self._idle:
                 look = self._looks_asked
-            if look > self._looks_done:
-                self._endpoints_expire = 0.0  # a fresh look: every department, re-read
-                self._drained_until.clear()
+            fresh = look > self._looks_done
             try:
-                claimed = self._claim_round()
+                claimed = self._claim_round(fresh=fresh)
                 self._throttle.recovered(CLAIM_FAILED)
             except (
                 Exception
             ) as exc:  # the loop outlives any one failure (a dead loop stops retries)
                 self._throttle.exception(CLAIM_FAILED, exc)
-                claimed = -1
-            if claimed == 0 and look > self._looks_done and self._all_idle():
+                self._stopping.wait(self.poll)
+                continue
+            if claimed == 0 and fresh and self._all_idle():
                 with self._idle:
                     self._looks_done = look
                     self._idle.notify_all()
-            if claimed <= 0:
+            if claimed == 0:
+                # Nothing to claim: a lane with room, the recorder or a look wakes us early.
                 self._wake.wait(self.poll)
                 self._wake.clear()
-                # Let a few more attempts finish, so that one claim takes several events.
-                time.sleep(CLAIM_GATHER)
 
-    def _endpoints(self) -> list[Endpoint]:
-        """Departments taking deliveries, re-read every ENDPOINT_REFRESH seconds (a 410, a
-        reactivation, a new URL or a rotated secret is seen within that)."""
-        if time.monotonic() >= self._endpoints_expire:
+    def _lanes_now(self, *, fresh: bool) -> list[Lane]:
+        """The lanes of departments taking deliveries, endpoints re-read every
+        ENDPOINT_REFRESH seconds (a 410, a reactivation, a new URL or a rotated secret is seen
+        within that); a department no longer taking deliveries hands its buffer back."""
+        if fresh or time.monotonic() >= self._endpoints_expire:
             with self.database.read() as db:
-                self._endpoint_cache = service.endpoints(db, self.vault, utcnow())
+                endpoints = service.endpoints(db, self.vault, utcnow())
             self._endpoints_expire = time.monotonic() + ENDPOINT_REFRESH
-        return self._endpoint_cache
+            self._refresh_lanes(endpoints, fresh=fresh)
+        with self._lock:
+            return [lane for lane in self._lanes.values() if lane.active]
 
-    def _claim_round(self) -> int:
-        endpoints = self._endpoints()
-        if not endpoints:
-            return 0
-        start = next(self._rotation) % len(endpoints)
-        now = time.monotonic()
-        claimed_total = 0
-        for endpoint in endpoints[start:] + endpoints[:start]:
-            department = endpoint.department
-            if self._drained_until.get(department, 0.0) > now:
-                continue  # nothing was due a moment ago, or the endpoint just answered 410
-            with self._lock:
-                free = self.cap - self._inflight[department]
-            if free <= 0:
-                continue
-            with self.database.write() as db:
-                claimed = service.claim(
-                    db,
-                    self.vault,
-                    department=department,
-                    limit=free,
-                    worker=self.name,
-                    now=utcnow(),
-                    lease=self.lease,
-                )
-            if len(claimed) < free:
-                self._drained_until[department] = now + self.poll
-            if not claimed:
-                continue
-            with self._lock:
-                self._inflight[department] += len(claimed)
-                for c in claimed:
-                    self._leases[c.id] = monotonic_of(c.locked_until)
-            pool = self._pool(department)
-            for c in claimed:
-                pool.submit(self._send, endpoint, c)
-            claimed_total += len(claimed)
-        return claimed_total
+    def _refresh_lanes(self, endpoints: list[Endpoint], *, fresh: bool) -> None:
+        current = {e.department: e for e in endpoints}
+        with self._lock:
+            lanes = dict(self._lanes)
+        for department, endpoint in current.items():
+            lane = lanes.get(department)
+            if lane is None:
+                self._open_lane(endpoint)
+            else:
+                lane.update(endpoint)
+                if fresh:
+                    lane.hold_until = lane.gone_until = 0.0
+        for department, lane in lanes.items():
+            if department not in current and lane.active:
+                lane.active = False
+                self._release(lane.drain())
 
-    def _pool(self, department: str) -> ThreadPoolExecutor:
-        pool = self._pools.get(department)
-        if pool is None:
-            pool = ThreadPoolExecutor(
-                max_workers=self.cap, thread_name_prefix=f"deliver-{department}"
+    def _open_lane(self, endpoint: Endpoint) -> None:
+        lane = Lane(endpoint, cap=self.cap, ahead=self.ahead)
+        threads = [
+            threading.Thread(
+                target=self._send_loop,
+                args=(lane,),
+                name=f"deliver-{lane.department}_{i}",
+                daemon=True,
             )
-            self._pools[department] = pool
-        return pool
+            for i in range(self.cap)
+        ]
+        with self._lock:
+            self._lanes[lane.department] = lane
+            self._senders.extend(threads)
+        for thread in threads:
+            thread.start()
+
+    def _claim_round(self, *, fresh: bool) -> int:
+        """Claim, for every lane with room, in one statement; returns how many."""
+        lanes = self._lanes_now(fresh=fresh)
+        now = time.monotonic()
+        wants = {lane.department: n for lane in lanes if (n := lane.wants(now))}
+        if not wants:
+            return 0
+        with self.database.write() as db:
+            claimed = service.claim(
+                db, self.vault, limits=wants, worker=self.name, now=utcnow(), lease=self.lease
+            )
+        by_department: dict[str, list[Claimed]] = defaultdict(list)
+        with self._lock:
+            for c in claimed:
+                self._leases[c.id] = (c.lease_version, monotonic_of(c.locked_until))
+                by_department[c.department].append(c)
+            lanes_by = {d: self._lanes[d] for d in wants}
+        for department, asked in wants.items():
+            got = by_department.get(department, [])
+            lane = lanes_by[department]
+            if got:
+                self._release(lane.put(got, now))
+            if len(got) < asked:
+                lane.hold_until = now + self.poll  # nothing more is due there right now
+        return len(claimed)
+
+    def _release(self, claimed: list[Claimed]) -> None:
+        """Hand leases back through the recorder (in order with the attempts before them)."""
+        for c in claimed:
+            self._done.put(Attempt(c, self.name, utcnow(), 0.0, None, None, None, None, True))
 
     def _client(self) -> httpx.Client:
         """This sending thread's own client (one keep-alive connection, no shared pool lock:
@@ -296,30 +359,54 @@ class DeliveryWorker:
                 self._clients.append(client)
         return client
 
-    def _signing_keys(self, secrets: tuple[str, ...]) -> list[Webhook]:
-        keys = self._signers.get(secrets)
-        if keys is None:
-            keys = [Webhook(s) for s in secrets]
-            self._signers[secrets] = keys
-        return keys
-
     # -- sending ------------------------------------------------------------------------------
 
-    def _send(self, endpoint: Endpoint, claimed: Claimed) -> None:
+    def _send_loop(self, lane: Lane) -> None:
+        """One sending thread of a lane: take the next buffered event, exchange, hand the
+        attempt to the recorder, again."""
+        while True:
+            claimed, room = lane.take()
+            if claimed is None:
+                return
+            if room:
+                self._wake.set()
+            try:
+                attempt = self._send(lane, claimed)
+            finally:
+                lane.exchanged()
+            if attempt.status_code == 410:
+                # Stop sending and claiming for this department at once; the recorded 410
+                # switches the endpoint off for every worker.
+                lane.gone_until = time.monotonic() + 2 * ENDPOINT_REFRESH
+                self._endpoints_expire = 0.0
+                self._release(lane.drain())
+            self._hand_over(attempt)
+
+    def _hand_over(self, attempt: Attempt) -> None:
+        """To the recorder; waits while MAX_UNRECORDED attempts are already waiting."""
+        with self._lock:
+            self._handing_over += 1
+        try:
+            self._done.put(attempt)
+        finally:
+            with self._lock:
+                self._handing_over -= 1
+
+    def _send(self, lane: Lane, claimed: Claimed) -> Attempt:
         started = utcnow()
         t0 = time.monotonic()
         with self._lock:
-            lease_until = self._leases.get(claimed.id, monotonic_of(claimed.locked_until))
+            version, lease_until = self._leases.get(claimed.id, (-1, t0))
         watch = self._watchdog.watch(
             claimed.id, deadline=t0 + ATTEMPT_BOUND * self.timeout, lease_until=lease_until
         )
         answer = _Answer()
         released = False
         try:
-            if watch.cut_at - t0 < MIN_SEND_WINDOW:
-                released = True  # the lease is nearly gone (a stalled process): do not send late
+            if version != claimed.lease_version or watch.cut_at - t0 < MIN_SEND_WINDOW:
+                released = True  # the lease is nearly gone or was renewed under another claim
             else:
-                self._exchange(endpoint, claimed, started, watch, answer)
+                self._exchange(lane, claimed, started, watch, answer)
         except httpx.HTTPError as exc:
             log.debug(
                 "delivery attempt failed", extra={"webhook_id": claimed.id, "error": repr(exc)}
@@ -330,34 +417,26 @@ class DeliveryWorker:
             answer.error = f"unexpected {type(exc).__name__}"
         finally:
             self._watchdog.unwatch(watch)
-            if watch.expired:  # cut by the watchdog: whatever arrived is not an answer
-                answer.status_code, answer.excerpt = None, None
-                answer.error = (
-                    f"timeout: the attempt passed its deadline of {watch.cut_at - t0:.1f} s"
-                )
-            duration_ms = (time.monotonic() - t0) * 1000
-            # The slot stays taken until the recorder has stored this attempt: attempts never
-            # pile up unrecorded (memory, and leases running out before they are recorded).
-            self._done.put(
-                Attempt(
-                    claimed,
-                    self.name,
-                    started,
-                    duration_ms,
-                    answer.status_code,
-                    answer.error,
-                    answer.excerpt,
-                    answer.retry_after,
-                    released,
-                )
-            )
+        if watch.expired:  # cut by the watchdog: whatever arrived is not an answer
+            answer.status_code, answer.excerpt = None, None
+            answer.error = f"timeout: the attempt passed its deadline of {watch.cut_at - t0:.1f} s"
+        return Attempt(
+            claimed,
+            self.name,
+            started,
+            (time.monotonic() - t0) * 1000,
+            answer.status_code,
+            answer.error,
+            answer.excerpt,
+            answer.retry_after,
+            released,
+        )
 
     def _exchange(
-        self, endpoint: Endpoint, claimed: Claimed, started: datetime, watch: Watch, answer: _Answer
+        self, lane: Lane, claimed: Claimed, started: datetime, watch: Watch, answer: _Answer
     ) -> None:
-        headers = signed_headers(
-            self._signing_keys(endpoint.secrets), claimed.id, claimed.body, started
-        )
+        endpoint = lane.endpoint
+        headers = lane.signer.headers(claimed.id, claimed.body, started)
         watch.stream = getattr(self._local, "stream", None)  # a kept-alive connection
         with self._client().stream(
             "POST",
@@ -368,11 +447,6 @@ class DeliveryWorker:
         ) as response:
             self._local.stream = watch.stream
             answer.status_code = response.status_code
-            if answer.status_code == 410:
-                # Stop claiming for this department at once; the recorded 410 switches the
-                # endpoint off for every worker.
-                self._drained_until[endpoint.department] = time.monotonic() + 2 * ENDPOINT_REFRESH
-                self._endpoints_expire = 0.0
             answer.retry_after = response.headers.get("retry-after")
             answer.excerpt = self._read_excerpt(response)
 
@@ -390,21 +464,14 @@ class DeliveryWorker:
     def _record_loop(self) -> None:
         pending: list[Attempt] = []
         while True:
-            finished = self._stopping.is_set() and not (
-                self._dispatcher and self._dispatcher.is_alive()
-            )
-            if finished and self._all_idle() and self._done.empty() and not pending:
-                return
             if not pending:
                 try:
                     pending.append(self._done.get(timeout=0.05))
                 except queue.Empty:
+                    if self._closed.is_set():
+                        return
                     continue
-            while len(pending) < RECORD_BATCH:
-                try:
-                    pending.append(self._done.get_nowait())
-                except queue.Empty:
-                    break
+                self._gather(pending)
             try:
                 self._record(pending)
                 pending = []
@@ -426,6 +493,18 @@ class DeliveryWorker:
                         )
                 pending = []
 
+    def _gather(self, pending: list[Attempt]) -> None:
+        """Add what arrives within RECORD_GATHER (or until the batch is full)."""
+        until = time.monotonic() + RECORD_GATHER
+        while len(pending) < RECORD_BATCH:
+            left = until - time.monotonic()
+            try:
+                pending.append(
+                    self._done.get(timeout=left) if left > 0 else self._done.get_nowait()
+                )
+            except queue.Empty:
+                return
+
     def _held(self) -> list[str]:
         with self._lock:
             return list(self._leases)
@@ -433,20 +512,23 @@ class DeliveryWorker:
     def _renewed(self, ids: list[str], lease_until: float) -> None:
         with self._lock:
             for i in ids:
-                if i in self._leases:
-                    self._leases[i] = lease_until
+                held = self._leases.get(i)
+                if held is not None:
+                    self._leases[i] = (held[0], lease_until)
         self._watchdog.renewed(ids, lease_until)
 
-    def _free_slots(self, attempts: list[Attempt]) -> None:
+    def _forget(self, attempts: list[Attempt]) -> None:
+        """Recorded: these events are no longer held (unless claimed again since)."""
         with self._lock:
             for a in attempts:
-                self._inflight[a.claimed.department] -= 1
-                self._leases.pop(a.claimed.id, None)
+                held = self._leases.get(a.claimed.id)
+                if held is not None and held[0] == a.claimed.lease_version:
+                    del self._leases[a.claimed.id]
         self._wake.set()
 
     def _all_idle(self) -> bool:
         with self._lock:
-            return all(v == 0 for v in self._inflight.values())
+            return not self._leases
 
     def _record(self, attempts: list[Attempt]) -> None:
         with self.database.write() as db:
@@ -459,7 +541,7 @@ class DeliveryWorker:
                 now=utcnow(),
                 rng=self._rng,
             )
-        self._free_slots(attempts)
+        self._forget(attempts)
         for r in recorded:
             self._report(r)
 
