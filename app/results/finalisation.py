@@ -81,6 +81,7 @@ def outcome_values(outcome: rules.Outcome) -> dict[str, Any]:
         ],
         "exemptions": [rules.exemption_to_dict(e) for e in outcome.exemptions],
         "reasons": [r.to_dict() for r in outcome.reasons],
+        "carried": [rules.carried_to_dict(c) for c in outcome.carried],
     }
 
 
@@ -203,6 +204,7 @@ def _pending_row(release: Release, registration_id: str, certificate: str) -> di
         "failed_sections": [],
         "exemptions": [],
         "reasons": [],
+        "carried": [],
         "issuance_request_id": None,
     }
 

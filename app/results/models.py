@@ -74,6 +74,8 @@ class Outcome(Base):
     exemptions: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
     reasons: Mapped[list[str] | None] = mapped_column(sa.JSON)
     """Why the target is ``not_eligible``, found when its plan was worked out again."""
+    carried: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
+    """Sections judged on an earlier sitting's result (resits), with their basis."""
     issuance_request_id: Mapped[str | None] = mapped_column(sa.String(40))
     evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

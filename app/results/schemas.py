@@ -20,7 +20,7 @@ from app.schemas import (
     StrictModel,
     Text,
 )
-from app.sessions.schemas import ExemptionOut, RegistrationOut
+from app.sessions.schemas import CarriedOut, ExemptionOut, RegistrationOut
 from app.sessions.states import SessionStatus
 
 if TYPE_CHECKING:
@@ -155,6 +155,10 @@ class OutcomeOut(BaseModel):
         default_factory=list,
         description="not_eligible: why (found again at finalisation): missing-prerequisite, ...",
     )
+    carried: list[CarriedOut] = Field(
+        default_factory=list,
+        description="sections judged on an earlier sitting's result (resits), with their basis",
+    )
     issuance_request_id: str | None
 
 
@@ -225,5 +229,6 @@ def outcome_out(row: Outcome) -> OutcomeOut:
         failures=[FailedSection.of(f) for f in row.failed_sections],
         exemptions=[ExemptionOut.model_validate(e) for e in row.exemptions],
         reasons=[Reason.model_validate(r) for r in row.reasons or []],
+        carried=[CarriedOut.model_validate(c) for c in row.carried or []],
         issuance_request_id=row.issuance_request_id,
     )

@@ -8,12 +8,12 @@ qualify for one department and not another.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from app.i18n import _
 from app.results.states import OutcomeStatus
-from app.rules.carried import CarryBasis
+from app.rules.carried import Carried, CarryBasis
 from app.rules.catalogue import Catalogue, Certificate, Section
 from app.rules.planning import Exemption, Plan, TargetPlan
 from app.rules.reasons import Reason, ReasonCode
@@ -84,6 +84,8 @@ class Outcome:
     exemptions: tuple[Exemption, ...]
     reasons: tuple[Reason, ...] = ()
     """Why the target is ``not_eligible`` (found again at finalisation)."""
+    carried: tuple[Carried, ...] = ()
+    """The earlier results a qualified or not qualified target was judged on (rule 7)."""
 
     @property
     def qualified(self) -> bool:
@@ -189,9 +191,13 @@ def evaluate(
             continue
         certificate = catalogue.certificates[target.certificate]
         mine = target_results(plan, target.certificate, results)
-        outcomes.append(
-            _evaluate_target(certificate, target, mine, absent_from, absent, again or Recheck())
+        outcome = _evaluate_target(
+            certificate, target, mine, absent_from, absent, again or Recheck()
         )
+        if outcome.status in (OutcomeStatus.QUALIFIED, OutcomeStatus.NOT_QUALIFIED):
+            carried = tuple(c for c in plan.carried if c.target == target.certificate)
+            outcome = replace(outcome, carried=carried)
+        outcomes.append(outcome)
     return tuple(outcomes)
 
 

@@ -102,6 +102,10 @@ def test_a_resit_within_the_window_sits_the_practical_alone_and_the_webhook_name
         client.post(f"/v1/sessions/{s['id']}/finalise", headers=world.centre_a).json()["qualified"]
         == 1
     )
+    outcomes = client.get(f"/v1/sessions/{s['id']}/outcomes", headers=world.centre_a).json()
+    (outcome,) = outcomes["items"]
+    assert outcome["status"] == "qualified"
+    assert outcome["carried"] == reg["carried"]  # what it was judged on, with the basis
 
     assert wait_until(lambda: len(receiver.calls_to("mem")) == 1)
     data = json.loads(receiver.calls_to("mem")[0].body)["data"]
