@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from app import clock
-from app.i18n import _
+from app.i18n import _, translate
 from app.rules import InvalidIdNumber, normalise_id_number, reasons
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -169,7 +169,10 @@ class Reason(BaseModel):
         examples=["missing-prerequisite"],
     )
     message: str = Field(
-        description="for people: the reason in words (the code does not change with it)",
+        description=(
+            "for people: the reason in words, Chinese when `Accept-Language` prefers zh "
+            "(the code does not change with it)"
+        ),
         examples=[
             "MOHRSS-ELEC-L4 requires holding one of MOHRSS-ELEC-L5 (directly or counted "
             "as held); none is held"
@@ -185,7 +188,7 @@ class Reason(BaseModel):
             isinstance(value, dict) and "message" not in value
         ):
             reason = reasons.Reason.from_stored(value)
-            return {"code": reason.code, "message": reasons.message(reason)}
+            return {"code": reason.code, "message": translate(reasons.message(reason))}
         return value
 
     @classmethod

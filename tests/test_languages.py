@@ -142,3 +142,59 @@ def test_an_unauthorized_request_in_chinese(client: TestClient) -> None:
     assert body["title"] == "未通过身份验证"
     assert body["detail"] == "请以 `Authorization: Bearer <key>` 的形式提供 API 密钥。"
     assert zh.headers["content-language"] == "zh-CN"
+
+
+SEVENTEEN = "110105200912160074"  # born 2009-12-16: 16 on the exam day
+
+
+def test_reasons_in_chinese_with_the_same_codes(client: TestClient, world: World) -> None:
+    body = {
+        "certificates": ["MEM-LV", "MOHRSS-ELEC-L4"],
+        "held": [{"certificate": "MEM-HV", "number": "HV-1", "valid_until": "2026-01-31"}],
+        "id_number": SEVENTEEN,
+        "on": "2026-12-15",
+    }
+    zh, en, none = _both(client, "POST", "/v1/plans", headers=world.centre_a, json=body)
+    assert zh.status_code == en.status_code == 200, zh.text
+    assert none.json() == en.json()
+    assert zh.headers["content-language"] == "zh-CN"
+
+    def reasons(plan: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+        return {t["certificate"]: t["reasons"] for t in plan["targets"]}
+
+    zh_reasons, en_reasons = reasons(zh.json()), reasons(en.json())
+    assert {c: [r["code"] for r in rs] for c, rs in zh_reasons.items()} == {
+        c: [r["code"] for r in rs] for c, rs in en_reasons.items()
+    }
+    assert zh_reasons["MEM-LV"][0]["message"] == (
+        "年龄不足：2026-12-15 时年满 16 周岁，报考 MEM-LV 须年满 18 周岁"
+    )
+    assert en_reasons["MEM-LV"][0]["message"] == (
+        "age 16 on 2026-12-15 is below the minimum age 18 for MEM-LV"
+    )
+    assert zh_reasons["MOHRSS-ELEC-L4"][0]["message"].startswith("缺少前置证书：")
+    ignored = zh.json()["ignored_held"][0]["reason"]
+    assert ignored == {
+        "code": "expired",
+        "message": "证书已过期：有效期至 2026-01-31，早于 2026-12-15",
+    }
+
+
+def test_a_refused_registration_gives_its_reasons_in_chinese(
+    client: TestClient, world: World
+) -> None:
+    s = schedule_session(client, world.centre_a, ["MEM-LV", "MOHRSS-ELEC-L5"])
+    url = f"/v1/sessions/{s['id']}/registrations"
+    body = registration(SEVENTEEN, ["MEM-LV", "MOHRSS-ELEC-L5"])
+    zh, en, _none = _both(client, "POST", url, headers=world.centre_a, json=body)
+    zh_body, en_body = assert_problem(zh, 422), assert_problem(en, 422)
+    _same_machine_parts(zh_body, en_body)
+    assert zh_body["detail"] == "该考生不符合部分报考证书的报考条件。"
+    assert [e["message"] for e in zh_body["errors"]] == [
+        "年龄不足：2026-12-15 时年满 16 周岁，报考 MEM-LV 须年满 18 周岁"
+    ]
+    zh_targets = [[(r["code"], r["message"]) for r in t["reasons"]] for t in zh_body["targets"]]
+    assert zh_targets == [
+        [("too-young", "年龄不足：2026-12-15 时年满 16 周岁，报考 MEM-LV 须年满 18 周岁")],
+        [],
+    ]

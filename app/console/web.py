@@ -109,6 +109,7 @@ class ConsoleRoute(APIRoute):
 
         async def route(request: Request) -> Response:
             i18n.set_language(request.cookies.get(i18n.LANGUAGE_COOKIE, i18n.DEFAULT_LANGUAGE))
+            messages.set_language(i18n.language())  # what the services render speaks it too
             try:
                 return await handler(request)
             except SignInRequired:

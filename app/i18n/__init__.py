@@ -55,6 +55,12 @@ class Message(str):
     def __reduce__(self) -> tuple[object, ...]:  # copies and pickles keep the msgid and values
         return (_restore, (type(self), str(self), dict(self.__dict__)))
 
+    def filled(self, **values: object) -> Message:
+        """This message (a template kept in a table) with ``values``, its context kept."""
+        message = Message(self.msgid, **values)
+        message.context = self.context
+        return message
+
     def render(self, language: str) -> str:
         """This message in ``language`` (a language other than English)."""
         key = f"{self.context}\x04{self.msgid}" if self.context else self.msgid

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, WithJsonSchema, model_validator
 
-from app.i18n import _
+from app.i18n import _, translate
 from app.results.states import OutcomeStatus
 from app.rules import reasons
 from app.rules.reasons import ReasonCode
@@ -125,7 +125,7 @@ class FailedSection(BaseModel):
         description="below-pass-mark, not-sat, or exemption-withdrawn (its basis is gone)"
     )
     message: str = Field(
-        description="the reason in words (the code does not change with it)",
+        description="the reason in words, in the request's language (the code does not change)",
         examples=["ELEC-THEORY is not passed at this certificate's pass mark"],
     )
 
@@ -136,7 +136,8 @@ class FailedSection(BaseModel):
             ReasonCode.NOT_SAT if stored.get("missing") else ReasonCode.BELOW_PASS_MARK
         )
         reason = reasons.Reason.of(ReasonCode(code), section=stored["section"])
-        return cls.model_validate({**stored, "code": code, "message": reasons.message(reason)})
+        text = translate(reasons.message(reason))  # in the language of the request
+        return cls.model_validate({**stored, "code": code, "message": text})
 
 
 class OutcomeOut(BaseModel):

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from app.i18n import Message, pgettext
+
 Param = str | int | tuple[str, ...]
 
 
@@ -37,31 +39,43 @@ class ReasonCode(StrEnum):
     """A stored sentence that matches none of the others (its ``text`` is shown as it is)."""
 
 
-MESSAGES: Mapping[ReasonCode, str] = {
-    ReasonCode.TOO_YOUNG: (
-        "age %(age)s on %(on)s is below the minimum age %(min_age)s for %(certificate)s"
+MESSAGES: Mapping[ReasonCode, Message] = {
+    ReasonCode.TOO_YOUNG: pgettext(
+        "too-young",
+        "age %(age)s on %(on)s is below the minimum age %(min_age)s for %(certificate)s",
     ),
-    ReasonCode.TOO_OLD: (
-        "age %(age)s on %(on)s is above the maximum age %(max_age)s for %(certificate)s"
+    ReasonCode.TOO_OLD: pgettext(
+        "too-old",
+        "age %(age)s on %(on)s is above the maximum age %(max_age)s for %(certificate)s",
     ),
-    ReasonCode.MISSING_PREREQUISITE: (
+    ReasonCode.MISSING_PREREQUISITE: pgettext(
+        "missing-prerequisite",
         "%(certificate)s requires holding one of %(any_of)s (directly or counted as held); "
-        "none is held"
+        "none is held",
     ),
-    ReasonCode.ALREADY_HELD: (
-        "%(certificate)s is already held: the person's record has it valid on %(on)s"
+    ReasonCode.ALREADY_HELD: pgettext(
+        "already-held",
+        "%(certificate)s is already held: the person's record has it valid on %(on)s",
     ),
-    ReasonCode.EXPIRED: "expired on %(valid_until)s, before %(on)s",
-    ReasonCode.UNDATED: "undated: a declared certificate needs valid_until or issued_on",
-    ReasonCode.NOT_IN_CATALOGUE: "%(certificate)s is not in catalogue version %(version)s",
-    ReasonCode.BELOW_PASS_MARK: "%(section)s is not passed at this certificate's pass mark",
-    ReasonCode.NOT_SAT: "%(section)s has no result: not sat",
-    ReasonCode.EXEMPTION_WITHDRAWN: (
-        "%(section)s was exempt, but the exemption lost its basis: it counts as not sat"
+    ReasonCode.EXPIRED: pgettext("expired", "expired on %(valid_until)s, before %(on)s"),
+    ReasonCode.UNDATED: pgettext(
+        "undated", "undated: a declared certificate needs valid_until or issued_on"
     ),
-    ReasonCode.OTHER: "%(text)s",
+    ReasonCode.NOT_IN_CATALOGUE: pgettext(
+        "not-in-catalogue", "%(certificate)s is not in catalogue version %(version)s"
+    ),
+    ReasonCode.BELOW_PASS_MARK: pgettext(
+        "below-pass-mark", "%(section)s is not passed at this certificate's pass mark"
+    ),
+    ReasonCode.NOT_SAT: pgettext("not-sat", "%(section)s has no result: not sat"),
+    ReasonCode.EXEMPTION_WITHDRAWN: pgettext(
+        "exemption-withdrawn",
+        "%(section)s was exempt, but the exemption lost its basis: it counts as not sat",
+    ),
+    ReasonCode.OTHER: pgettext("other", "%(text)s"),
 }
-"""One English template per code; the only place reason texts are written."""
+"""One English template per code; the only place reason texts are written. Each is marked with
+its code as the gettext context: the Chinese (``app/i18n``) is keyed on the code."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +112,11 @@ class Reason:
         return cls.of(ReasonCode(value["code"]), **dict(value.get("params") or {}))
 
 
-def message(reason: Reason) -> str:
-    """The reason's text: its code's template filled with its params (lists joined)."""
+def message(reason: Reason) -> Message:
+    """The reason's text: its code's template filled with its params (lists joined). It reads
+    as the English; ``app.i18n.translate`` renders it in the reader's language."""
     values = {k: ", ".join(v) if isinstance(v, tuple) else v for k, v in reason.params}
-    return MESSAGES[reason.code] % values
+    return MESSAGES[reason.code].filled(**values)
 
 
 _SENTENCES: tuple[tuple[ReasonCode, re.Pattern[str]], ...] = (

@@ -76,3 +76,30 @@ def test_a_bad_cell_of_the_results_grid_is_marked_in_chinese(
     assert page.status_code == 422
     assert "超过 ELEC-THEORY 的满分 100" in page.text
     assert "maximum" not in page.text
+
+
+def test_the_plan_gives_its_reasons_in_the_persons_language(
+    client: TestClient, world: World, settings: Settings
+) -> None:
+    from datetime import date
+
+    s = schedule_session(client, world.centre_a, ELEC)
+    csrf = _signed_in_centre(client, settings)
+    form = {
+        "csrf_token": csrf,
+        "id_number": adult(43, date(2009, 12, 16)),
+        "name": "小明",
+        "targets": ["MEM-LV"],
+        "action": "preview",
+    }
+    url = f"/console/sessions/{s['id']}/registrations"
+    preview = client.post(url, data=form, headers={"HX-Request": "true", "Accept-Language": "en"})
+    assert preview.status_code == 422, preview.text  # the plan, with what keeps it from saving
+    assert "年龄不足：2026-12-15 时年满 16 周岁，报考 MEM-LV 须年满 18 周岁" in preview.text
+    refused = client.post(url, data={**form, "action": "save"}, headers={"Accept-Language": "en"})
+    assert refused.status_code == 422
+    assert "年龄不足：" in refused.text and "below the minimum age" not in refused.text
+
+    client.get("/console/language?to=en", follow_redirects=False)
+    english = client.post(url, data=form, headers={"HX-Request": "true", "Accept-Language": "zh"})
+    assert "age 16 on 2026-12-15 is below the minimum age 18 for MEM-LV" in english.text
