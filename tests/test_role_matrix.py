@@ -103,6 +103,8 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/sessions/{session_id}/registrations:batch"): OWN_SESSION,
     ("GET", "/v1/sessions/{session_id}/registrations"): OWN_SESSION,
     ("POST", "/v1/registrations/{registration_id}/absence"): OWN_SESSION,
+    ("PATCH", "/v1/registrations/{registration_id}"): OWN_SESSION,
+    ("POST", "/v1/registrations/{registration_id}/withdraw"): OWN_SESSION,
     ("GET", "/v1/registrations/{registration_id}"): OWN_SESSION,
     ("POST", "/v1/plans"): ANY_ROLE,
     ("POST", "/v1/sessions/{session_id}/results"): OWN_SESSION,
@@ -139,6 +141,8 @@ def _bodies(ids: dict[str, str]) -> dict[tuple[str, str], Any]:
         ("POST", "/v1/sessions/{session_id}/registrations"): person,
         ("POST", "/v1/sessions/{session_id}/registrations:batch"): {"registrations": [person]},
         ("POST", "/v1/plans"): {"certificates": ["MEM-LV"]},
+        ("PATCH", "/v1/registrations/{registration_id}"): {"held": []},
+        ("POST", "/v1/registrations/{registration_id}/withdraw"): {"reason": "退考"},
         ("POST", "/v1/sessions/{session_id}/results"): {
             "results": [
                 {"registration_id": ids["registration_id"], "section": "ELEC-THEORY", "score": 90}

@@ -75,7 +75,11 @@ def _grid_page(
 ) -> Response:
     with database.read() as db:
         session = session_view(db, principal, session_id)
-        regs = all_registrations(db, principal, session_id)
+        regs = [
+            r
+            for r in all_registrations(db, principal, session_id)
+            if r.status != RegistrationStatus.WITHDRAWN  # takes no results
+        ]
         stored = _stored_results(db, session_id)
         catalogue = catalogue_names(db, session.catalogue_version)
         absent = {r.id: {a.section for a in absence.absent_sections(db, r.id)} for r in regs}

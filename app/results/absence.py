@@ -23,8 +23,9 @@ from app.results import finalisation
 from app.results.models import Result, SectionAbsence
 from app.results.schemas import AbsenceIn, AbsentSection, RegistrationAbsences
 from app.sessions import registrations as registrations_service
+from app.sessions.exceptions import RegistrationWithdrawn
 from app.sessions.models import ExamSession, Registration
-from app.sessions.states import RegistrationStatus
+from app.sessions.states import RegistrationStatus, registration_may_move
 
 
 def mark_absent(
@@ -38,6 +39,13 @@ def mark_absent(
     data = data or AbsenceIn()
     if registration.status == RegistrationStatus.ABSENT:
         return registration
+    if not registration_may_move(registration.status, RegistrationStatus.ABSENT):
+        raise RegistrationWithdrawn(
+            _(
+                "Registration %(registration_id)s is withdrawn; it cannot be marked absent.",
+                registration_id=registration.id,
+            )
+        )
     if data.sections is not None:
         _absent_from(db, session, registration, principal, data)
         return registration

@@ -109,7 +109,10 @@ def _sitters(db: Session, session_id: str) -> Sequence[Row[Any]]:
             Candidate.birth_date,
         )
         .join(Candidate, Candidate.id == Registration.candidate_id)
-        .where(Registration.session_id == session_id)
+        .where(
+            Registration.session_id == session_id,
+            Registration.status != RegistrationStatus.WITHDRAWN,  # not evaluated
+        )
     ).all()
 
 

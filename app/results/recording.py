@@ -49,6 +49,7 @@ def _sittings(db: Session, session_id: str, wanted: list[str]) -> dict[str, rule
     return {
         reg_id: rules.Sitting(
             absent=status == RegistrationStatus.ABSENT,
+            withdrawn=status == RegistrationStatus.WITHDRAWN,
             sits=frozenset(required),
             absent_from=absences.get(reg_id, frozenset()),
         )

@@ -39,6 +39,8 @@ class Sitting:
     absent: bool
     sits: frozenset[str]
     absent_from: frozenset[str] = frozenset()
+    withdrawn: bool = False
+    """Withdrawn before the session started: it takes no results."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,8 @@ def _row_problem(
     """(field, message) when the row cannot be recorded whatever is stored."""
     if sitting is None:
         return "registration_id", _("no such registration in this session")
+    if sitting.withdrawn:
+        return "registration_id", _("the registration is withdrawn")
     if sitting.absent:
         return "registration_id", _("the candidate is marked absent")
     if row.section in sitting.absent_from:

@@ -28,6 +28,12 @@ class AlreadyRegistered(Conflict):
         )
 
 
+class RegistrationWithdrawn(Conflict):
+    """The registration was withdrawn: it cannot be changed, and it takes no results."""
+
+    slug = "registration-withdrawn"
+
+
 class SessionFull(Conflict):
     slug = "session-full"
 

@@ -64,6 +64,8 @@ class Registration(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(sa.String(80))
     absent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawal_reason: Mapped[str | None] = mapped_column(sa.Text)
 
     candidate: Mapped[Candidate] = relationship(lazy="joined")
 

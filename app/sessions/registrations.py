@@ -97,7 +97,7 @@ def register(
             continue
         known = person.id if person else ""
         plan, held = _plan_for(catalogue, session, row, verified.get(known, []), history.get(known))
-        refusal = _ineligibility(session, row, plan)
+        refusal = ineligibility(session, row.targets, plan)
         if refusal is not None:
             outcomes[i] = RowOutcome(i, 422, problem=refusal)
             continue
@@ -163,10 +163,26 @@ def _plan_for(
     verified: Sequence[rules.HeldCertificate],
     history: list[rules.EarlierSitting] | None = None,
 ) -> tuple[rules.Plan, list[HeldOut]]:
-    held = held_certificates(row.held, verified)
     birth_date = rules.birth_date_of(row.candidate.id_number)
-    targets = [t for t in row.targets if t in catalogue.certificates]
-    plan = rules.plan(catalogue, targets, held, birth_date, session.exam_date)
+    return plan_registration(
+        catalogue, session, row.targets, row.held, birth_date, verified, history
+    )
+
+
+def plan_registration(
+    catalogue: rules.Catalogue,
+    session: ExamSession,
+    targets: Sequence[str],
+    declared: Sequence[HeldIn],
+    birth_date: date,
+    verified: Sequence[rules.HeldCertificate],
+    history: list[rules.EarlierSitting] | None = None,
+) -> tuple[rules.Plan, list[HeldOut]]:
+    """The plan of a registration (new or changed) on the session's exam date, and what it
+    counts as held: the declared certificates and the person's verified record."""
+    held = held_certificates(declared, verified)
+    known = [t for t in targets if t in catalogue.certificates]
+    plan = rules.plan(catalogue, known, held, birth_date, session.exam_date)
     plan = resits.with_carried(catalogue, plan, history or [])
     held_out = [
         HeldOut(
@@ -181,11 +197,12 @@ def _plan_for(
     return plan, held_out
 
 
-def _ineligibility(
-    session: ExamSession, row: RegistrationCreate, plan: rules.Plan
+def ineligibility(
+    session: ExamSession, targets: Sequence[str], plan: rules.Plan
 ) -> AppError | None:
+    """The 422 for targets the session does not offer, or the candidate is not eligible for."""
     errors: list[ProblemItem] = []
-    for k, code in enumerate(row.targets):
+    for k, code in enumerate(targets):
         if code not in session.certificates:
             errors.append(
                 ProblemItem(
@@ -193,7 +210,7 @@ def _ineligibility(
                     message=_("the session does not offer %(code)s", code=code),
                 )
             )
-        elif code in row.targets[:k]:
+        elif code in targets[:k]:
             errors.append(
                 ProblemItem(
                     pointer=f"/targets/{k}", message=_("%(code)s is listed twice", code=code)
@@ -204,7 +221,7 @@ def _ineligibility(
             _("The registration asks for certificates this session does not offer."), errors=errors
         )
     for target in plan.targets:
-        k = row.targets.index(target.certificate)
+        k = list(targets).index(target.certificate)
         errors += [
             ProblemItem(pointer=f"/targets/{k}", message=rules.message(reason))
             for reason in target.reasons
@@ -361,7 +378,7 @@ def masked_numbers(value: Any) -> Any:
 
 
 def registration_out(registration: Registration) -> RegistrationOut:
-    return _out(
+    out = _out(
         registration.id,
         registration.session_id,
         registration.candidate,
@@ -371,6 +388,9 @@ def registration_out(registration: Registration) -> RegistrationOut:
         registration.status,
         registration.created_at,
     )
+    out.withdrawn_at = registration.withdrawn_at
+    out.withdrawal_reason = registration.withdrawal_reason
+    return out
 
 
 def get_for(

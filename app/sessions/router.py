@@ -13,7 +13,7 @@ from app.limits import batch_cap
 from app.pagination import Page, Paging
 from app.rules import Plan, plan_to_dict
 from app.schemas import CodeQuery, IdPath
-from app.sessions import registrations, service
+from app.sessions import changes, registrations, service
 from app.sessions.registrations import masked_numbers
 from app.sessions.schemas import (
     MAX_REGISTRATION_BATCH,
@@ -25,11 +25,13 @@ from app.sessions.schemas import (
     PlanOut,
     PlanRequest,
     RegistrationBatch,
+    RegistrationChange,
     RegistrationCreate,
     RegistrationOut,
     SessionCreate,
     SessionOut,
     TargetOut,
+    Withdrawal,
 )
 from app.sessions.states import RegistrationStatus, SessionStatus
 
@@ -186,6 +188,51 @@ def list_registrations(
             db=db, session_id=session_id, principal=principal, status=status, page=page
         )
         return Page(items=[registrations.registration_out(r) for r in rows], next_cursor=cursor)
+
+
+@router.patch(
+    "/v1/registrations/{registration_id}",
+    response_model=RegistrationOut,
+    responses=problem_responses(404, 409, 422),
+)
+def change_registration(
+    registration_id: IdPath,
+    data: RegistrationChange,
+    database: DatabaseDep,
+    principal: AdminOrCentre,
+) -> RegistrationOut:
+    """Change the targets and/or the declared certificates of a registration before the session
+    starts: it is planned again with the same checks and problems as a new registration (422
+    with the reasons per target), on the same seat. 409: `…/session-started` from `starts_at`
+    on, `…/session-closed` once the session is not scheduled, `…/registration-withdrawn`.
+    Audited (`registration.changed`); a change that changes nothing writes nothing."""
+    with database.write() as db:
+        registration = changes.change(
+            db=db, registration_id=registration_id, principal=principal, data=data
+        )
+        return registrations.registration_out(registration)
+
+
+@router.post(
+    "/v1/registrations/{registration_id}/withdraw",
+    response_model=RegistrationOut,
+    responses=problem_responses(404, 409, 422),
+)
+def withdraw_registration(
+    registration_id: IdPath,
+    data: Withdrawal,
+    database: DatabaseDep,
+    principal: AdminOrCentre,
+) -> RegistrationOut:
+    """Withdraw a registration before the session starts: status `withdrawn`, its seat free
+    again; it takes no results and is not evaluated at finalisation. Withdrawing again changes
+    nothing. 409: `…/session-started` from `starts_at` on, `…/session-closed` once the session
+    is not scheduled. Audited (`registration.withdrawn`)."""
+    with database.write() as db:
+        registration = changes.withdraw(
+            db=db, registration_id=registration_id, principal=principal, data=data
+        )
+        return registrations.registration_out(registration)
 
 
 @router.post("/v1/plans", response_model=PlanOut, responses=problem_responses(422))

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    ConfigDict,
     Field,
     WithJsonSchema,
 )
@@ -20,6 +21,7 @@ from app.schemas import (
     Reason,
     Score,
     StrictModel,
+    Text,
 )
 from app.sessions.states import RegistrationStatus, SessionStatus
 
@@ -50,6 +52,38 @@ class RegistrationCreate(StrictModel):
     candidate: CandidateIn
     targets: list[Code] = Field(..., min_length=1, max_length=20)
     held: list[HeldIn] = Field(default_factory=list, max_length=50)
+
+
+class RegistrationChange(StrictModel):
+    """``PATCH /v1/registrations/{id}``: what changes; a field left out stays as it is."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"targets": ["MEM-LV", "MOHURD-ELEC"]},
+                {"held": [{"certificate": "MEM-LV", "number": "T1", "valid_until": "2031-06-30"}]},
+            ]
+        }
+    )
+
+    targets: list[Code] | None = Field(
+        None,
+        min_length=1,
+        max_length=20,
+        description="the new targets, replacing the old ones (same checks as at registration)",
+    )
+    held: list[HeldIn] | None = Field(
+        None,
+        max_length=50,
+        description="the certificates declared as held, replacing those declared before (the "
+        "person's verified record counts as held whatever is declared)",
+    )
+
+
+class Withdrawal(StrictModel):
+    """``POST /v1/registrations/{id}/withdraw``."""
+
+    reason: Text = Field(description="why the candidate withdraws", examples=["考生申请退考"])
 
 
 class RegistrationBatch(StrictModel):
@@ -167,8 +201,13 @@ class RegistrationOut(BaseModel):
     carried: list[CarriedOut] = Field(
         default_factory=list, description="sections carried from an earlier sitting"
     )
-    status: RegistrationStatus
+    status: RegistrationStatus = Field(
+        description="registered, absent (did not sit), or withdrawn (before the start; its seat "
+        "is free again)"
+    )
     created_at: datetime
+    withdrawn_at: datetime | None = Field(None, description="when it was withdrawn")
+    withdrawal_reason: str | None = Field(None, description="why it was withdrawn")
 
 
 class BatchItem(BaseModel):

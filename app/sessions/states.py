@@ -25,10 +25,15 @@ A registration (``Registration.status``, ``RegistrationStatus``):
 from               to                 by whom
 =================  =================  ====================================================
 (new)              ``registered``     ``sessions.registrations.register`` (one or a batch)
+``registered``     ``withdrawn``      ``sessions.changes.withdraw``, before ``starts_at``:
+                                      its seat is free again (again: no change)
 ``registered``     ``absent``         ``results.absence.mark_absent`` without sections
 =================  =================  ====================================================
 
-``absent`` is final. Absence from some sections only leaves the status ``registered``.
+``absent`` and ``withdrawn`` are final. Absence from some sections only leaves the status
+``registered``; a change (``sessions.changes.change``, before ``starts_at``) re-plans a
+``registered`` registration and leaves its status as it is. A withdrawn registration takes no
+results and is not evaluated at finalisation.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ class SessionStatus(StrEnum):
 class RegistrationStatus(StrEnum):
     REGISTERED = "registered"
     ABSENT = "absent"
+    WITHDRAWN = "withdrawn"
 
 
 SESSION_TRANSITIONS: dict[SessionStatus, frozenset[SessionStatus]] = {
@@ -61,8 +67,11 @@ SESSION_TRANSITIONS: dict[SessionStatus, frozenset[SessionStatus]] = {
 """The table above: the statuses a session may move to from each."""
 
 REGISTRATION_TRANSITIONS: dict[RegistrationStatus, frozenset[RegistrationStatus]] = {
-    RegistrationStatus.REGISTERED: frozenset({RegistrationStatus.ABSENT}),
+    RegistrationStatus.REGISTERED: frozenset(
+        {RegistrationStatus.ABSENT, RegistrationStatus.WITHDRAWN}
+    ),
     RegistrationStatus.ABSENT: frozenset(),
+    RegistrationStatus.WITHDRAWN: frozenset(),
 }
 """The table above: the statuses a registration may move to from each."""
 
