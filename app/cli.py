@@ -180,6 +180,7 @@ def migrate() -> None:
     The default database folder (./var) is created if missing; any other must exist. A
     database that cannot be reached is reported in one line, with the driver's cause.
     """
+    from app.crypto import load_vault
     from app.migrate import head_revision, upgrade
     from app.ops.preflight import one_line, sqlite_path
 
@@ -189,7 +190,7 @@ def migrate() -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     _ready(settings, database=False)
     try:
-        upgrade(settings.database_url)
+        upgrade(settings.database_url, vault=lambda: load_vault(settings))
     except Exception as exc:  # any failure of the driver or the migration: its cause, one line
         _fail(f"cannot migrate ONEEXAM_DATABASE_URL: {one_line(exc)}")
     console.print(f"database at revision {head_revision()}")

@@ -1,9 +1,10 @@
 """Protection of personal data and secrets at rest.
 
-National ID numbers, department signing secrets and webhook bodies (which carry the full ID
-number) are stored encrypted with AES-256-GCM under a key derived from ``ONEEXAM_PII_KEY``. ID
-numbers are found again through a blind index: an HMAC-SHA256 of the normalised number under a
-second derived key, so equality lookups work without the clear number ever reaching the database.
+National ID numbers, certificate numbers (:mod:`app.sealed`), department signing secrets and
+webhook bodies (which carry the full ID number) are stored encrypted with AES-256-GCM under a
+key derived from ``ONEEXAM_PII_KEY``. ID numbers are found again through a blind index: an
+HMAC-SHA256 of the normalised number under a second derived key, so equality lookups work
+without the clear number ever reaching the database.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import event
 
-from app import clock
+from app import clock, sealed
 from app.audit import service as audit
 from app.audit.router import router as audit_router
 from app.candidates.router import router as candidates_router
@@ -91,6 +91,7 @@ def build_services(settings: Settings) -> Services:
     event.listen(database.engine, "before_cursor_execute", count_statement)
     vault = load_vault(settings)
     audit.bind(database, lambda: audit.chain_key(settings, vault))
+    sealed.bind(database.engine, lambda: vault)
     metrics = Metrics()
     outbox = make_outbox(vault=vault, settings=settings)
     metrics.registry.register(DeliveryQueueCollector(database))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -11,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 import migrations
+from app.crypto import Vault
 from app.db import driver_url
 
 SCRIPT_LOCATION = Path(migrations.__file__).resolve().parent
@@ -25,12 +28,23 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "head", *, vault: Callable[[], Vault] | None = None) -> None:
+    """Migrate ``url`` up to ``revision``. Revisions that convert stored personal data (sealing
+    certificate numbers) ask ``vault`` for the PII vault when they meet a row; without it they
+    use the one the environment configures (``ONEEXAM_PII_KEY``)."""
+    command.upgrade(_with_vault(alembic_config(url), vault), revision)
 
 
-def downgrade(url: str, revision: str = "base") -> None:
-    command.downgrade(alembic_config(url), revision)
+def downgrade(
+    url: str, revision: str = "base", *, vault: Callable[[], Vault] | None = None
+) -> None:
+    command.downgrade(_with_vault(alembic_config(url), vault), revision)
+
+
+def _with_vault(config: Config, vault: Callable[[], Vault] | None) -> Config:
+    if vault is not None:
+        config.attributes["pii_vault"] = cache(vault)
+    return config
 
 
 def head_revision() -> str | None:

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from app import clock
+from app.db import create_db_engine
 from app.errors import PROBLEM_BASE, PROBLEM_JSON
 from app.rules.idnumber import check_character
 from tests.receiver import wait_until
@@ -344,3 +346,21 @@ class RealTime:
 
 
 REAL_TIME = RealTime()
+
+
+def every_stored_value(url: str) -> str:
+    """Every column of every row of every table, cast to text by the database itself (SQL, not
+    the ORM: nothing is decrypted on the way)."""
+    engine = create_db_engine(url)
+    values: list[str] = []
+    try:
+        with engine.connect() as conn:
+            inspector = sa.inspect(conn)
+            for table in inspector.get_table_names():
+                columns = [c["name"] for c in inspector.get_columns(table)]
+                casts = ", ".join(f'cast("{c}" as text)' for c in columns)
+                for row in conn.execute(sa.text(f'select {casts} from "{table}"')):
+                    values += [v for v in row if v is not None]
+    finally:
+        engine.dispose()
+    return "\n".join(values)

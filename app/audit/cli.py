@@ -11,8 +11,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from app import sealed
 from app.audit import service
 from app.config import ConfigError, Settings, load_settings
+from app.crypto import load_vault
 from app.db import Database
 
 audit_cli = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -20,12 +22,14 @@ console = Console(stderr=True)
 
 
 def bound_database(settings: Settings, *, pool_size: int = 2) -> Database:
-    """A database whose sessions can append to and verify the chain."""
+    """A database whose sessions can append to and verify the chain, and read and write
+    certificate numbers (sealed under the PII key)."""
     from app.models import load_all_models
 
     load_all_models()
     database = Database(settings.database_url, pool_size=pool_size)
     service.bind_settings(database, settings)
+    sealed.bind(database.engine, lambda: load_vault(settings))
     return database
 
 

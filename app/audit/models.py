@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
+from app.sealed import SealedNumbers
 
 
 class AuditEntry(Base):
@@ -23,8 +24,12 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(sa.String(80))
     action: Mapped[str] = mapped_column(sa.String(64))
     subject: Mapped[str] = mapped_column(sa.String(80), index=True)
-    before: Mapped[Any] = mapped_column(sa.JSON, nullable=True)
-    after: Mapped[Any] = mapped_column(sa.JSON, nullable=True)
+    before: Mapped[Any] = mapped_column(
+        SealedNumbers("audit_log.before", tolerant=True), nullable=True
+    )
+    after: Mapped[Any] = mapped_column(
+        SealedNumbers("audit_log.after", tolerant=True), nullable=True
+    )
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
 

@@ -10,7 +10,9 @@ checkpoints to keep elsewhere, and verification.
 ``actor`` names who acted: :attr:`app.auth.Principal.actor` (``centre:CA:key_…``,
 ``admin:key_…``, ``department:MEM:user:wang``). ``action`` is ``<thing>.<past participle>``;
 ``subject`` the id of what changed; ``before``/``after`` JSON-ready values (decimals and dates
-are converted). Personal data (ID numbers, certificate numbers) is passed masked or not at all.
+are converted). Personal data (ID numbers, certificate numbers) is passed masked or not at all;
+on top of that, values under ``number``/``certificate_number`` are encrypted at rest by the
+columns' type (:mod:`app.sealed`), and hashes are over the clear content.
 
 **The chain.** Each entry's ``hash`` is HMAC-SHA256 over its canonical content and the previous
 entry's hash, under the *chain key*: ``ONEEXAM_AUDIT_KEY`` if set, else a key derived from

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
+from app.sealed import SealedText
 
 
 class Candidate(Base):
@@ -31,7 +32,7 @@ class CandidateCertificate(Base):
     candidate_id: Mapped[str] = mapped_column(sa.ForeignKey("candidates.id"), index=True)
     certificate: Mapped[str] = mapped_column(sa.String(32))
     department_code: Mapped[str] = mapped_column(sa.ForeignKey("departments.code"))
-    number: Mapped[str] = mapped_column(sa.String(64))
+    number: Mapped[str] = mapped_column(SealedText("candidate_certificates.number"))
     issued_on: Mapped[date] = mapped_column(sa.Date)
     valid_until: Mapped[date | None] = mapped_column(sa.Date)
     issuance_request_id: Mapped[str] = mapped_column(

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import Base, UTCDateTime, utcnow
 from app.delivery.states import sql_in
 from app.issuance.states import RequestStatus
+from app.sealed import SealedText
 
 
 class IssuanceRequest(Base):
@@ -33,7 +34,9 @@ class IssuanceRequest(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str | None] = mapped_column(sa.String(500))
     decision: Mapped[str | None] = mapped_column(sa.String(16))
-    certificate_number: Mapped[str | None] = mapped_column(sa.String(64))
+    certificate_number: Mapped[str | None] = mapped_column(
+        SealedText("issuance_requests.certificate_number")
+    )
     issued_on: Mapped[date | None] = mapped_column(sa.Date)
     valid_until: Mapped[date | None] = mapped_column(sa.Date)
     rejection_reason: Mapped[str | None] = mapped_column(sa.String(2000))

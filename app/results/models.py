@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
 from app.results.states import STORED
+from app.sealed import SealedNumbers
 
 ScoreColumn = sa.Numeric(5, 1, asdecimal=True)
 
@@ -71,7 +72,7 @@ class Outcome(Base):
     department_code: Mapped[str] = mapped_column(sa.String(32))
     status: Mapped[str] = mapped_column(sa.String(16))
     failed_sections: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
-    exemptions: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    exemptions: Mapped[list[dict[str, Any]]] = mapped_column(SealedNumbers("outcomes.exemptions"))
     reasons: Mapped[list[str] | None] = mapped_column(sa.JSON)
     """Why the target is ``not_eligible``, found when its plan was worked out again."""
     carried: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)

@@ -10,6 +10,7 @@ from app.candidates.models import Candidate
 from app.clock import DEFAULT_TIMEZONE
 from app.db import Base, UTCDateTime, utcnow
 from app.delivery.states import sql_in
+from app.sealed import SealedNumbers
 from app.sessions.states import RegistrationStatus, SessionStatus
 
 
@@ -56,8 +57,8 @@ class Registration(Base):
     candidate_id: Mapped[str] = mapped_column(sa.ForeignKey("candidates.id"), index=True)
     name: Mapped[str] = mapped_column(sa.String(200))
     targets: Mapped[list[str]] = mapped_column(sa.JSON)
-    held: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
-    plan: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    held: Mapped[list[dict[str, Any]]] = mapped_column(SealedNumbers("registrations.held"))
+    plan: Mapped[dict[str, Any]] = mapped_column(SealedNumbers("registrations.plan"))
     required_sections: Mapped[list[str]] = mapped_column(sa.JSON)
     """The plan's sections to sit, kept apart so result batches need not read whole plans."""
     status: Mapped[str] = mapped_column(sa.String(16), default=RegistrationStatus.REGISTERED)

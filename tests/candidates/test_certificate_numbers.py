@@ -1,14 +1,33 @@
 """Certificate numbers that embed an ID number ("T" + the number) are masked in every response
-except to the issuing department; audit entries never hold the ID number in clear."""
+except to the issuing department; audit entries never hold the ID number in clear; no
+certificate number is stored in clear anywhere, and the audit chain covers the sealed ones."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import date
 from typing import Any
 
+import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.support import ExamClock, World, adult, qualify, registration, schedule_session
+from app.config import Settings
+from app.db import create_db_engine
+from app.sealed import SealedNumbers, SealedText
+from tests.support import (
+    ExamClock,
+    World,
+    adult,
+    every_stored_value,
+    oneexam_env,
+    passing_results,
+    qualify,
+    registration,
+    schedule_session,
+)
 
 PERSON = adult(21)
 NUMBER = "T" + PERSON
@@ -90,3 +109,103 @@ def test_audit_entries_hold_no_id_number_in_clear(
     _issue(client, world, exam_clock)
     items = client.get("/v1/audit-log", headers=world.admin, params={"limit": 500}).json()
     assert PERSON not in str(items) and MASKED in str(items)
+
+
+def test_no_certificate_number_or_id_number_is_stored_in_clear(
+    world: World, client: TestClient, settings: Settings, exam_clock: ExamClock
+) -> None:
+    plain_issued, plain_declared = "MEM-2026-000777", "RS-2019-004711"
+    declared_holder, other = adult(22), adult(23)
+    declared = [
+        {"certificate": "MEM-HV", "number": "T" + declared_holder, "valid_until": "2030-01-01"},
+        {"certificate": "MOHRSS-ELEC-L5", "number": plain_declared, "valid_until": "2020-01-01"},
+    ]
+    _, regs = qualify(client, world, [(PERSON, ["MEM-LV"]), (other, ["MEM-LV"])], clock=exam_clock)
+    requests = client.get("/v1/issuance-requests", headers=world.departments["mem"]).json()
+    for request in requests["items"]:
+        number = NUMBER if request["registration_id"] == regs[0]["id"] else plain_issued
+        decision = {"decision": "issued", "certificate_number": number, "issued_on": "2026-12-20"}
+        r = client.post(
+            f"/v1/issuance-requests/{request['id']}/decision",
+            headers=world.departments["mem"],
+            json=decision,
+        )
+        assert r.status_code == 200, r.text
+    # a later sitting: the verified MEM-LV and the declared certificates are the plan's basis
+    s = schedule_session(client, world.centre_a, ["MOHURD-ELEC"], **exam_clock.session_times())
+    r = client.post(
+        f"/v1/sessions/{s['id']}/registrations",
+        headers=world.centre_a,
+        json=registration(PERSON, ["MOHURD-ELEC"], held=declared),
+    )
+    assert r.status_code == 201, r.text
+    later = r.json()
+    assert later["exemptions"] and later["ignored_held"]  # both kinds of number are in the plan
+    plan = {"certificates": ["MOHURD-ELEC"], "held": declared, "id_number": PERSON}
+    assert client.post("/v1/plans", headers=world.centre_a, json=plan).status_code == 200
+    exam_clock.start_of(s)
+    results = {"results": passing_results([later])}
+    r = client.post(f"/v1/sessions/{s['id']}/results", headers=world.centre_a, json=results)
+    assert r.status_code == 200, r.text
+    r = client.post(f"/v1/sessions/{s['id']}/finalise", headers=world.centre_a)
+    assert r.status_code == 200 and r.json()["qualified"] == 1, r.text
+
+    stored = every_stored_value(settings.database_url)
+    assert regs[0]["id"] in stored and "MOHURD-ELEC" in stored  # the dump does see the rows
+    for clear in (PERSON, other, declared_holder, NUMBER, "T" + declared_holder):
+        assert clear not in stored and clear.lower() not in stored, f"{clear} is stored in clear"
+    for clear in (plain_issued, plain_declared):
+        assert clear not in stored, f"{clear} is stored in clear"
+    # and everything still reads back: the issuing department sees its numbers in full
+    assert _numbers(client, world.departments["mem"]) == [NUMBER]
+    detail = client.get(f"/v1/registrations/{later['id']}", headers=world.centre_a).json()
+    assert {h["number"] for h in detail["held"]} >= {MASKED, plain_declared}
+
+
+def _verify(database_url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "audit", "verify"],
+        env=oneexam_env(database_url),
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_the_audit_chain_covers_sealed_numbers_and_a_swapped_one_breaks_it(
+    world: World, client: TestClient, settings: Settings, exam_clock: ExamClock
+) -> None:
+    _issue(client, world, exam_clock)
+    url = settings.database_url
+    assert _verify(url).returncode == 0  # the command unseals them as the service does
+    engine = create_db_engine(url)
+    with engine.begin() as conn:
+        seq, after = conn.execute(
+            sa.text("select seq, cast(after as text) from audit_log where action = :a"),
+            {"a": "issuance.decided"},
+        ).one()
+        sealed = json.loads(after)["certificate_number"]
+        # a database writer without the key can only move ciphertexts around, or garble them
+        moved = conn.execute(sa.text("select number from candidate_certificates")).scalar_one()
+        value = "cast(:v as json)" if engine.dialect.name == "postgresql" else ":v"
+        conn.execute(
+            sa.text(f"update audit_log set after = {value} where seq = :s"),
+            {"v": after.replace(sealed, moved), "s": seq},
+        )
+    engine.dispose()
+    done = _verify(url)
+    assert done.returncode == 1 and f"broken at entry {seq}" in done.stderr, done.stderr
+    body = client.get("/v1/audit-log/verification", headers=world.admin).json()
+    assert body["intact"] is False and body["first_broken"] == seq
+
+
+def test_a_number_is_never_written_in_clear_to_a_database_without_a_vault() -> None:
+    engine = sa.create_engine("sqlite://")
+    with pytest.raises(RuntimeError, match="no PII vault"):
+        SealedText("t.c").process_bind_param(NUMBER, engine.dialect)
+    with pytest.raises(RuntimeError, match="no PII vault"):
+        SealedNumbers("t.c").process_bind_param([{"number": NUMBER}], engine.dialect)
+    # JSON without numbers needs no vault
+    assert SealedNumbers("t.c").process_bind_param([{"section": "X"}], engine.dialect) == [
+        {"section": "X"}
+    ]
+    engine.dispose()
