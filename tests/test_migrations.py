@@ -60,7 +60,7 @@ def test_upgrade_head_matches_models_and_downgrade_base_removes_everything(
         engine.dispose()
 
 
-BEFORE_SEALING = "c4a8e1f2d9b7"
+BEFORE_SEALING = "b41c7e2a9d05"
 PERSON, HOLDER = adult(31), adult(32)
 ISSUED, DECLARED = "T" + PERSON, "T" + HOLDER
 MASKED = "T" + PERSON[:6] + "********" + PERSON[14:]  # what the audit entry of the decision holds

@@ -13,7 +13,7 @@ On SQLite ``issuance_requests`` cannot be rebuilt while other tables refer to it
 is replaced (add, fill, drop, rename) instead of altered.
 
 Revision ID: b3f9d2a6c815
-Revises: c4a8e1f2d9b7
+Revises: b41c7e2a9d05
 Create Date: 2026-12-02 00:30:00
 """
 
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 revision: str = "b3f9d2a6c815"
-down_revision: str | None = "c4a8e1f2d9b7"
+down_revision: str | None = "b41c7e2a9d05"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
