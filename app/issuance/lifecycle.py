@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from app import rules
 from app.candidates import service as candidates_service
+from app.candidates.models import CandidateCertificate
 from app.candidates.service import reveal_id_number
 from app.config import Settings
 from app.crypto import Vault
@@ -34,9 +35,9 @@ from app.db import bulk_insert, new_id
 from app.delivery.outbox import NewEvent, Outbox, Settled
 from app.delivery.states import DeliveryStatus, EventType, Settlement
 from app.issuance import payload
-from app.issuance.basis import Document, documents
 from app.issuance.models import IssuanceRequest
 from app.issuance.states import RequestStatus
+from app.rules.basis import documents
 from app.sessions.models import ExamSession, Registration
 
 
@@ -105,16 +106,33 @@ def create_requests(
     return ids
 
 
-def _held_documents(db: Session, registration_ids: Sequence[str]) -> dict[str, list[Document]]:
-    """The documents each registration's plan was made from (declared and verified)."""
+def _held_documents(
+    db: Session, registration_ids: Sequence[str]
+) -> dict[str, list[rules.HeldCertificate]]:
+    """The documents each registration's plan was made from (declared and verified), without
+    any the person's record shows revoked since: the webhook never names one as a basis."""
     if not registration_ids:
         return {}
+    wanted = set(registration_ids)
     rows = db.execute(
-        sa.select(Registration.id, Registration.held).where(
-            Registration.id.in_(set(registration_ids))
-        )
+        sa.select(Registration.id, Registration.held).where(Registration.id.in_(wanted))
     )
-    return {r.id: documents(r.held or []) for r in rows}
+    revoked: set[tuple[str, str, str]] = {
+        (reg_id, certificate, number)
+        for reg_id, certificate, number in db.execute(
+            sa.select(
+                Registration.id, CandidateCertificate.certificate, CandidateCertificate.number
+            )
+            .join(
+                CandidateCertificate, CandidateCertificate.candidate_id == Registration.candidate_id
+            )
+            .where(Registration.id.in_(wanted), CandidateCertificate.revoked_at.is_not(None))
+        )
+    }
+    return {
+        r.id: [d for d in documents(r.held or []) if (r.id, d.certificate, d.number) not in revoked]
+        for r in rows
+    }
 
 
 def _candidate(vault: Vault, sitter: Sitter) -> dict[str, Any]:

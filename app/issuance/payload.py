@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from app import rules
-from app.issuance.basis import Document, exemption_via, prerequisite
+from app.rules.basis import exemption_via, prerequisite
 from app.schemas import as_json_number
 from app.sessions.models import ExamSession
 
@@ -31,7 +31,7 @@ def requested_data(
     results: Mapping[str, rules.SectionResult],
     candidate: Mapping[str, Any],
     session: Mapping[str, Any],
-    held: Sequence[Document] = (),
+    held: Sequence[rules.HeldCertificate] = (),
     on: date | None = None,
 ) -> dict[str, Any]:
     """``data`` of ``issuance.requested``: the certificate, the person (full ID number: this body

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,6 +37,7 @@ from app.pagination import PageParams, fetch_page
 from app.results.models import CertificateRelease, Outcome, Result, SectionAbsence
 from app.results.schemas import FinaliseSummary
 from app.results.states import OutcomeStatus
+from app.rules.basis import documents
 from app.schemas import as_json_number
 from app.sessions import service as sessions_service
 from app.sessions.models import ExamSession, Registration
@@ -233,7 +234,9 @@ def _evaluate_all(release: Release) -> tuple[list[dict[str, Any]], list[issuance
             if sitter is not None and outcome.qualified:
                 code = outcome.certificate
                 results = rules.target_results(plan, code, mine)
-                qualified.append(issuance.Qualified(sitter, plan.target(code), results))
+                # the exemptions as they stand now (a basis may have been replaced at recheck)
+                target = replace(plan.target(code), exemptions=outcome.exemptions)
+                qualified.append(issuance.Qualified(sitter, target, results))
     return outcome_rows, qualified
 
 
@@ -293,15 +296,7 @@ def _rechecks(
     )
     out = {}
     for r in registrations:
-        declared = [
-            rules.HeldCertificate(
-                h["certificate"],
-                h["number"],
-                date.fromisoformat(h["valid_until"]) if h.get("valid_until") else None,
-            )
-            for h in r.held
-            if not h.get("verified")
-        ]
+        declared = [h for h in documents(r.held) if not h.verified]
         held = declared + verified.get(r.candidate_id, [])
         plan = plans[r.id]
         targets = [t.certificate for t in plan.targets]

@@ -44,6 +44,15 @@ from app.rules.planning import (
     plan,
     plan_from_dict,
     plan_to_dict,
+    prerequisite_basis,
+)
+from app.rules.replanning import (
+    Reliance,
+    Replan,
+    describe_replan,
+    reliances,
+    replan_without,
+    sitting_for_eligible,
 )
 from app.rules.reasons import Reason, ReasonCode, message
 from app.rules.resits import EarlierSitting, apply_carried, carried_sections
@@ -75,6 +84,8 @@ __all__ = [
     "ReasonCode",
     "Recheck",
     "Recognition",
+    "Reliance",
+    "Replan",
     "Requirement",
     "Resit",
     "ResultRow",
@@ -93,6 +104,7 @@ __all__ = [
     "carried_to_dict",
     "catalogue_problems",
     "check_result_batch",
+    "describe_replan",
     "evaluate",
     "exemption_to_dict",
     "mask_certificate_number",
@@ -104,7 +116,11 @@ __all__ = [
     "plan",
     "plan_from_dict",
     "plan_to_dict",
+    "prerequisite_basis",
     "recheck",
+    "reliances",
+    "replan_without",
     "result_problem",
+    "sitting_for_eligible",
     "target_results",
 ]

@@ -56,6 +56,9 @@ class Recheck:
 
     not_eligible: Mapping[str, tuple[Reason, ...]] = field(default_factory=dict)
     withdrawn: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    rebased: Mapping[str, tuple[Exemption, ...]] = field(default_factory=dict)
+    """Per target, exemptions that still stand but now rest on another document (the one
+    evaluation names as their basis)."""
 
 
 def recheck(registered: Plan, current: Plan) -> Recheck:
@@ -63,6 +66,7 @@ def recheck(registered: Plan, current: Plan) -> Recheck:
     now = {t.certificate: t for t in current.targets}
     not_eligible: dict[str, tuple[Reason, ...]] = {}
     withdrawn: dict[str, frozenset[str]] = {}
+    rebased: dict[str, tuple[Exemption, ...]] = {}
     for target in registered.targets:
         again = now.get(target.certificate)
         if again is None:
@@ -72,7 +76,11 @@ def recheck(registered: Plan, current: Plan) -> Recheck:
         lost = {e.section for e in target.exemptions} - {e.section for e in again.exemptions}
         if lost:
             withdrawn[target.certificate] = frozenset(lost)
-    return Recheck(not_eligible, withdrawn)
+        kept = {e.section for e in target.exemptions} - lost
+        still = tuple(e for e in again.exemptions if e.section in kept)
+        if still != tuple(e for e in target.exemptions if e.section in kept):
+            rebased[target.certificate] = still
+    return Recheck(not_eligible, withdrawn, rebased)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +146,9 @@ def _evaluate_target(
     absent: bool,
     again: Recheck,
 ) -> Outcome:
+    if not target.eligible:  # re-planned after a revocation: it lost its prerequisite
+        status, reasons = OutcomeStatus.NOT_ELIGIBLE, target.reasons
+        return Outcome(certificate.code, certificate.department, status, (), (), reasons)
     if absent or any(section in absent_from for section in target.required_sections):
         return Outcome(
             certificate.code, certificate.department, OutcomeStatus.ABSENT, (), target.exemptions
@@ -161,7 +172,9 @@ def _evaluate_target(
         elif not section_passed(result, pass_score):
             failures.append(SectionFailure(section, result.score, result.passed, pass_score))
     status = OutcomeStatus.NOT_QUALIFIED if failures else OutcomeStatus.QUALIFIED
-    kept = tuple(e for e in target.exemptions if e.section not in lost)
+    kept = again.rebased.get(target.certificate) or tuple(
+        e for e in target.exemptions if e.section not in lost
+    )
     return Outcome(certificate.code, certificate.department, status, tuple(failures), kept)
 
 

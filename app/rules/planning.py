@@ -8,7 +8,8 @@ docs/api.md §4, rules 1-5, for one candidate on one day:
 2. what is held closes under the equivalences, transitively;
 3. a recognition exempts its sections for its target when its ``held`` is (counted as) held;
 4. a target requires its sections minus its exemptions; the candidate sits the union;
-5. a target is open within its age bounds and when one of its prerequisites is held.
+5. a target is open within its age bounds, when one of its prerequisites is held, and when
+   the person's verified record does not already hold it, valid on the day (``already-held``).
 """
 
 from __future__ import annotations
@@ -107,8 +108,12 @@ def plan(
     valid, ignored = _split_held(catalogue, held, on)
     provenance = _close_under_equivalences(catalogue, valid)
 
+    record: dict[str, HeldCertificate] = {}
+    for h in sorted((h for h in valid if h.verified), key=lambda h: _preference(0, h)):
+        record.setdefault(h.certificate, h)  # the one valid longest names the reason
     target_plans = tuple(
-        _plan_target(catalogue, code, provenance, birth_date, on) for code in target_codes
+        _plan_target(catalogue, code, provenance, birth_date, on, record.get(code))
+        for code in target_codes
     )
     required = {s for t in target_plans for s in t.required_sections}
     return Plan(
@@ -168,21 +173,25 @@ def dated(catalogue: Catalogue, h: HeldCertificate) -> HeldCertificate | None:
     return replace(h, valid_until=limit)
 
 
-def _preference(distance: int, h: HeldCertificate) -> tuple[int, int, int, str, str]:
+Rank = tuple[int, int, int, str, str]
+
+
+def _preference(distance: int, h: HeldCertificate) -> Rank:
     """Smaller is better: directly held, then verified, then longest valid, then by code/number."""
     lasts = date.max if h.valid_until is None else h.valid_until
     return (distance, 0 if h.verified else 1, -lasts.toordinal(), h.certificate, h.number)
 
 
-def _close_under_equivalences(
+def _ranked_provenance(
     catalogue: Catalogue, valid: Sequence[HeldCertificate]
-) -> dict[str, HeldCertificate]:
-    """H*: every code held or counted as held, mapped to the document that best supports it."""
+) -> dict[str, tuple[Rank, HeldCertificate]]:
+    """H*: every code held or counted as held, with the document that best supports it and its
+    rank (the equivalence distance first: see ``_preference``)."""
     counts_as: dict[str, list[str]] = {}
     for eq in catalogue.equivalences:
         counts_as.setdefault(eq.held, []).append(eq.counts_as)
 
-    best: dict[str, tuple[tuple[int, int, int, str, str], HeldCertificate]] = {}
+    best: dict[str, tuple[Rank, HeldCertificate]] = {}
     for h in valid:
         frontier, seen, distance = [h.certificate], {h.certificate}, 0
         while frontier:
@@ -193,19 +202,40 @@ def _close_under_equivalences(
             nxt = [c for code in frontier for c in counts_as.get(code, ()) if c not in seen]
             seen.update(nxt)
             frontier, distance = nxt, distance + 1
-    return {code: h for code, (_, h) in best.items()}
+    return best
 
 
-def _plan_target(
-    catalogue: Catalogue,
-    code: str,
-    provenance: Mapping[str, HeldCertificate],
-    birth_date: date | None,
-    on: date,
-) -> TargetPlan:
-    certificate = catalogue.certificates[code]
-    # Two recognitions may exempt the same section; the basis that sorts first is kept, so the
-    # choice does not depend on the order the recognitions are listed in.
+def _close_under_equivalences(
+    catalogue: Catalogue, valid: Sequence[HeldCertificate]
+) -> dict[str, HeldCertificate]:
+    """H*: every code held or counted as held, mapped to the document that best supports it."""
+    return {code: h for code, (_, h) in _ranked_provenance(catalogue, valid).items()}
+
+
+def prerequisite_basis(
+    catalogue: Catalogue, target: str, held: Iterable[HeldCertificate], on: date
+) -> tuple[str, HeldCertificate] | None:
+    """The prerequisite of ``target`` that is held on ``on`` and the document it rests on, by
+    the plan's own preference (rules 0-2, 5); None when the target has no prerequisite or none
+    is held. This is what the webhook names as the prerequisite's basis."""
+    wanted = catalogue.certificates[target].prerequisites_any_of
+    if not wanted:
+        return None
+    valid, _ = _split_held(catalogue, held, on)
+    ranked = _ranked_provenance(catalogue, valid)
+    options = [(ranked[code][0], code) for code in wanted if code in ranked]
+    if not options:
+        return None
+    _, code = min(options)
+    return code, ranked[code][1]
+
+
+def _exempt_sections(
+    catalogue: Catalogue, code: str, provenance: Mapping[str, HeldCertificate]
+) -> dict[str, Basis]:
+    """Rule 3 for one target: each exempt section and its basis. Two recognitions may exempt
+    the same section; the basis that sorts first is kept, so the choice does not depend on the
+    order the recognitions are listed in."""
     exempt: dict[str, Basis] = {}
     for rec in catalogue.recognitions:
         if rec.target != code or rec.held not in provenance:
@@ -216,7 +246,21 @@ def _plan_target(
             current = exempt.get(section)
             if current is None or basis < current:
                 exempt[section] = basis
+    return exempt
 
+
+def _plan_target(
+    catalogue: Catalogue,
+    code: str,
+    provenance: Mapping[str, HeldCertificate],
+    birth_date: date | None,
+    on: date,
+    already: HeldCertificate | None = None,
+) -> TargetPlan:
+    """One target's exemptions and eligibility. ``already``: a certificate of the person's
+    verified record that is this target itself, valid on ``on`` (the target is then refused)."""
+    certificate = catalogue.certificates[code]
+    exempt = _exempt_sections(catalogue, code, provenance)
     reasons: list[Reason] = []
     if birth_date is not None:
         age = age_on(birth_date, on)
@@ -225,6 +269,8 @@ def _plan_target(
             reasons.append(Reason.of(ReasonCode.TOO_YOUNG, min_age=certificate.min_age, **about))
         if certificate.max_age is not None and age > certificate.max_age:
             reasons.append(Reason.of(ReasonCode.TOO_OLD, max_age=certificate.max_age, **about))
+    if already is not None:
+        reasons.append(Reason.of(ReasonCode.ALREADY_HELD, certificate=code, on=on.isoformat()))
     prerequisites = certificate.prerequisites_any_of
     if prerequisites and not any(p in provenance for p in prerequisites):
         reasons.append(
