@@ -119,4 +119,5 @@ def _require(*roles: Role) -> Callable[[Principal], Principal]:
 Admin = Annotated[Principal, Depends(_require("admin"))]
 AdminOrCentre = Annotated[Principal, Depends(_require("admin", "centre"))]
 DepartmentOnly = Annotated[Principal, Depends(_require("department"))]
+AdminOrDepartment = Annotated[Principal, Depends(_require("admin", "department"))]
 AnyRole = CurrentPrincipal

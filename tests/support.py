@@ -364,3 +364,36 @@ def every_stored_value(url: str) -> str:
     finally:
         engine.dispose()
     return "\n".join(values)
+
+
+def issue_certificate(
+    client: TestClient,
+    world: World,
+    person: str,
+    certificate: str,
+    *,
+    clock: ExamClock,
+    issued_on: str = "2026-12-16",
+) -> dict[str, Any]:
+    """Qualify ``person`` for ``certificate`` in a session of its own and have its department
+    issue it (number ``T`` + the ID number, as 特种作业操作证 are numbered): the entry of the
+    person's record, as the department's search shows it."""
+    session_id, _ = qualify(client, world, [(person, [certificate])], clock=clock)
+    (cert,) = [c for c in reference_catalogue()["certificates"] if c["code"] == certificate]
+    department = world.departments[cert["department"]]
+    listed = client.get(
+        "/v1/issuance-requests", headers=department, params={"session_id": session_id}
+    )
+    (request,) = listed.json()["items"]
+    decided = client.post(
+        f"/v1/issuance-requests/{request['id']}/decision",
+        headers=department,
+        json={"decision": "issued", "certificate_number": f"T{person}", "issued_on": issued_on},
+    )
+    assert decided.status_code == 200, decided.text
+    found = client.post(
+        "/v1/candidate-certificates:search", headers=department, json={"id_number": person}
+    )
+    assert found.status_code == 200, found.text
+    (entry,) = [c for c in found.json()["items"] if c["issuance_request_id"] == request["id"]]
+    return entry  # type: ignore[no-any-return]

@@ -59,6 +59,15 @@ DECISION = {
     "own_centre": 403,
     "admin": 403,
 }
+REVOCATION = {
+    "none": 401,
+    "revoked": 401,
+    "other_centre": 403,
+    "other_dept": 404,  # another department's certificate: not found
+    "own_dept": OK,
+    "own_centre": 403,
+    "admin": OK,
+}
 REDELIVER = {
     "none": 401,
     "revoked": 401,
@@ -117,6 +126,7 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/issuance-requests/{request_id}/redeliver"): REDELIVER,
     # a centre looks up only people registered in its own sessions (adult(1) is CA's)
     ("POST", "/v1/candidate-certificates:search"): {**ANY_ROLE, "other_centre": 403},
+    ("POST", "/v1/candidate-certificates/{certificate_id}/revocation"): REVOCATION,
     ("GET", "/v1/audit-log"): ADMIN_ONLY,
     ("GET", "/v1/audit-log/verification"): ADMIN_ONLY,
 }
@@ -158,6 +168,7 @@ def _bodies(ids: dict[str, str]) -> dict[tuple[str, str], Any]:
             "issued_on": "2026-12-20",
         },
         ("POST", "/v1/candidate-certificates:search"): {"id_number": adult(1)},
+        ("POST", "/v1/candidate-certificates/{certificate_id}/revocation"): {"reason": "撤销"},
     }
 
 
@@ -190,10 +201,19 @@ def test_every_route_answers_every_principal_as_the_matrix_says(
     session_id, (registration,) = qualify(client, world, [(adult(1), ["MEM-LV"])], clock=exam_clock)
     (request,) = client.get("/v1/issuance-requests", headers=world.admin).json()["items"]
     spare = client.post("/v1/api-keys", headers=world.admin, json={"role": "admin"}).json()["id"]
+    decision = _bodies({"registration_id": ""})[
+        ("POST", "/v1/issuance-requests/{request_id}/decision")
+    ]
+    mem = world.departments["mem"]  # issued, so that there is a certificate to revoke
+    client.post(f"/v1/issuance-requests/{request['id']}/decision", headers=mem, json=decision)
+    found = client.post(
+        "/v1/candidate-certificates:search", headers=mem, json={"id_number": adult(1)}
+    )
     ids = {
         "session_id": session_id,
         "registration_id": registration["id"],
         "request_id": request["id"],
+        "certificate_id": found.json()["items"][0]["id"],
         "key_id": spare,
         "version": "1",
         "section": "ELEC-THEORY",

@@ -40,4 +40,10 @@ class CandidateCertificate(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    """Set when a later re-evaluation cancelled the request it was issued on."""
+    """When it stopped counting: revoked by its department (or an admin), or the request it
+    was issued on was cancelled by a later re-evaluation."""
+    revoked_on: Mapped[date | None] = mapped_column(sa.Date)
+    """The local date of the revocation (``ONEEXAM_TIMEZONE``), as the record shows it."""
+    revocation_reason: Mapped[str | None] = mapped_column(sa.Text)
+    revoked_by: Mapped[str | None] = mapped_column(sa.String(80))
+    """The acting key or person (``Principal.actor``); ``re-evaluation`` for a cancellation."""

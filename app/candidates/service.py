@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.candidates.models import Candidate, CandidateCertificate
 from app.crypto import Vault
 from app.db import insert_ignoring_conflicts, new_id, utcnow
+from app.errors import Conflict
 from app.rules import HeldCertificate, birth_date_of, mask_id_number
+
+CANCELLED = "the issuance request it was issued on was cancelled"
+
+
+class AlreadyRevoked(Conflict):
+    """The certificate was already revoked for another reason (revoking it again with the
+    same reason is not an error: it changes nothing)."""
+
+    slug = "already-revoked"
+
 
 ID_NUMBER_CONTEXT = "national-id-number"
 
@@ -70,18 +82,25 @@ def ensure_candidates(
     return found
 
 
-def verified_held(*, db: Session, candidate_ids: Iterable[str]) -> dict[str, list[HeldCertificate]]:
-    """Each person's certificates issued through oneexam (not revoked), as held and verified."""
+def verified_held(
+    *, db: Session, candidate_ids: Iterable[str], lock: bool = False
+) -> dict[str, list[HeldCertificate]]:
+    """Each person's certificates issued through oneexam (not revoked), as held and verified.
+
+    ``lock`` (a registration deciding on them): the rows are read ``FOR SHARE`` on PostgreSQL,
+    so a revocation in progress is waited for, and a revocation waits for the registration
+    (and then finds it to re-plan); see :func:`revoke`.
+    """
     wanted = list(set(candidate_ids))
     out: dict[str, list[HeldCertificate]] = {}
     if not wanted:
         return out
-    rows = db.scalars(
-        sa.select(CandidateCertificate).where(
-            CandidateCertificate.candidate_id.in_(wanted), CandidateCertificate.revoked_at.is_(None)
-        )
+    stmt = sa.select(CandidateCertificate).where(
+        CandidateCertificate.candidate_id.in_(wanted), CandidateCertificate.revoked_at.is_(None)
     )
-    for c in rows:
+    if lock:
+        stmt = stmt.with_for_update(read=True)
+    for c in db.scalars(stmt):
         out.setdefault(c.candidate_id, []).append(
             HeldCertificate(c.certificate, c.number, c.valid_until, verified=True)
         )
@@ -106,5 +125,39 @@ def revoke_certificate(*, db: Session, request_id: str, now: datetime) -> None:
             CandidateCertificate.issuance_request_id == request_id,
             CandidateCertificate.revoked_at.is_(None),
         )
-        .values(revoked_at=now)
+        .values(
+            revoked_at=now,
+            revoked_on=clock.today(),
+            revocation_reason=CANCELLED,
+            revoked_by="re-evaluation",
+        )
     )
+
+
+def get_certificate(
+    *, db: Session, certificate_id: str, lock: bool = False
+) -> CandidateCertificate | None:
+    stmt = sa.select(CandidateCertificate).where(CandidateCertificate.id == certificate_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return db.scalars(stmt).first()
+
+
+def revoke(
+    certificate: CandidateCertificate, *, reason: str, actor: str, now: datetime, on: date
+) -> bool:
+    """Revoke a certificate of the record (its department, or an admin): from now on it counts
+    as held nowhere. True when this revoked it; False when it was already revoked for the same
+    reason (nothing changes); 409 when it was revoked for another reason."""
+    if certificate.revoked_at is not None:
+        if certificate.revocation_reason == reason:
+            return False
+        raise AlreadyRevoked(
+            f"The certificate was already revoked on {certificate.revoked_on}"
+            f" for another reason ({certificate.revocation_reason})."
+        )
+    certificate.revoked_at = now
+    certificate.revoked_on = on
+    certificate.revocation_reason = reason
+    certificate.revoked_by = actor
+    return True

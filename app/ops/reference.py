@@ -62,7 +62,8 @@ TAGS = [
     (
         "candidates",
         "A person's certificates issued through the service (looked up by ID number "
-        "in a POST body, audited, rate-limited).",
+        "in a POST body, audited, rate-limited), and their revocation by the issuing "
+        "department, which re-plans the registrations that rested on them.",
     ),
     ("audit", "Admin: the hash-chained audit log."),
 ]

@@ -23,8 +23,10 @@ from app.results.schemas import (
     RecordSummary,
     RegistrationAbsences,
     RegistrationDetail,
+    Replanned,
     ResultBatch,
     ResultOut,
+    TargetEligibility,
     amendment_out,
     outcome_out,
 )
@@ -168,7 +170,9 @@ def list_outcomes(
 def get_registration(
     registration_id: IdPath, database: DatabaseDep, principal: AdminOrCentre
 ) -> RegistrationDetail:
-    """A registration with its results (each with its amendments) and its outcomes."""
+    """A registration with its results (each with its amendments), its outcomes, each target's
+    eligibility, and the re-plans the service made on its own (a certificate its plan rested
+    on was revoked)."""
     with database.read() as db:
         registration, _ = registrations.get_for(
             db=db, registration_id=registration_id, principal=principal
@@ -176,6 +180,13 @@ def get_registration(
         results, amendments = recording.results_of(db, registration.id)
         return RegistrationDetail(
             **absence.with_absences(db, registration).model_dump(),
+            eligibility=[
+                TargetEligibility(
+                    certificate=t["certificate"], eligible=t["eligible"], reasons=t["reasons"]
+                )
+                for t in registration.plan["targets"]
+            ],
+            replans=[Replanned.model_validate(r) for r in registration.replans or []],
             results=[ResultOut.of(r, amendments[r.id]) for r in results],
             outcomes=[outcome_out(o) for o in finalisation.outcomes_of(db, registration.id)],
         )

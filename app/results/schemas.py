@@ -182,7 +182,35 @@ class RegistrationAbsences(RegistrationOut):
     )
 
 
+class Replanned(BaseModel):
+    """The service re-planned the registration on its own: a certificate its plan rested on
+    was revoked before the session started."""
+
+    at: datetime
+    reason: str = Field(
+        examples=[
+            "MEM-LV T110105********0011 was revoked (证书持有人隐瞒事故责任，依法撤销): "
+            "ELEC-TRAINING is to be sat for MOHURD-ELEC (its exemption is withdrawn); "
+            "MOHRSS-ELEC-L4 lost its prerequisite and is not eligible"
+        ]
+    )
+
+
+class TargetEligibility(BaseModel):
+    certificate: str
+    eligible: bool = Field(
+        description="false only after a re-plan: the target stays listed and ends not_eligible"
+    )
+    reasons: list[Reason]
+
+
 class RegistrationDetail(RegistrationAbsences):
+    eligibility: list[TargetEligibility] = Field(
+        description="each target as the plan stands: eligible, or not with the reasons"
+    )
+    replans: list[Replanned] = Field(
+        description="each time the service re-planned the registration itself, oldest first"
+    )
     results: list[ResultOut]
     outcomes: list[OutcomeOut]
 

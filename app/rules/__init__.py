@@ -46,6 +46,7 @@ from app.rules.planning import (
     plan_to_dict,
     prerequisite_basis,
 )
+from app.rules.reasons import Reason, ReasonCode, message
 from app.rules.replanning import (
     Reliance,
     Replan,
@@ -54,7 +55,6 @@ from app.rules.replanning import (
     replan_without,
     sitting_for_eligible,
 )
-from app.rules.reasons import Reason, ReasonCode, message
 from app.rules.resits import EarlierSitting, apply_carried, carried_sections
 from app.rules.results import (
     BatchCheck,

@@ -67,6 +67,11 @@ class Registration(Base):
     absent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawal_reason: Mapped[str | None] = mapped_column(sa.Text)
+    replans: Mapped[list[dict[str, Any]]] = mapped_column(
+        sa.JSON, default=list, server_default=sa.text("'[]'")
+    )
+    """``{at, reason}`` each time the service itself re-planned the registration (a certificate
+    its plan rested on was revoked)."""
 
     candidate: Mapped[Candidate] = relationship(lazy="joined")
 

@@ -79,7 +79,7 @@ def register(
     people = candidates_service.find_by_index(db=db, indexes=index_of.values())
     already = _registered_here(db, session.id, [p.id for p in people.values()])
     verified = candidates_service.verified_held(
-        db=db, candidate_ids=[p.id for p in people.values()]
+        db=db, candidate_ids=[p.id for p in people.values()], lock=True
     )
     history = resits.history_of(
         db, candidate_ids=[p.id for p in people.values()], certificates=session.certificates
