@@ -20,6 +20,7 @@ from app.candidates import service
 from app.candidates.models import CandidateCertificate
 from app.db import utcnow
 from app.errors import NotFound
+from app.i18n import _
 from app.rules import mask_certificate_number
 from app.sessions import replanning
 
@@ -29,7 +30,7 @@ ACTION = "candidate_certificate.revoked"
 def _visible(db: Session, principal: Principal, certificate_id: str) -> CandidateCertificate:
     found = service.get_certificate(db=db, certificate_id=certificate_id)
     if found is None or not (principal.is_admin or principal.is_department(found.department_code)):
-        raise NotFound(f"No certificate {certificate_id}.")
+        raise NotFound(_("No certificate %(certificate_id)s.", certificate_id=certificate_id))
     return found
 
 

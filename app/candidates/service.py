@@ -13,6 +13,7 @@ from app.candidates.models import Candidate, CandidateCertificate
 from app.crypto import Vault
 from app.db import insert_ignoring_conflicts, new_id, utcnow
 from app.errors import Conflict
+from app.i18n import _
 from app.rules import HeldCertificate, birth_date_of, mask_id_number
 
 CANCELLED = "the issuance request it was issued on was cancelled"
@@ -143,6 +144,15 @@ def get_certificate(
     return db.scalars(stmt).first()
 
 
+def certificate_for_request(*, db: Session, request_id: str) -> CandidateCertificate | None:
+    """The record entry a request was issued as (None until it is issued)."""
+    return db.scalars(
+        sa.select(CandidateCertificate).where(
+            CandidateCertificate.issuance_request_id == request_id
+        )
+    ).first()
+
+
 def revoke(
     certificate: CandidateCertificate, *, reason: str, actor: str, now: datetime, on: date
 ) -> bool:
@@ -153,8 +163,11 @@ def revoke(
         if certificate.revocation_reason == reason:
             return False
         raise AlreadyRevoked(
-            f"The certificate was already revoked on {certificate.revoked_on}"
-            f" for another reason ({certificate.revocation_reason})."
+            _(
+                "The certificate was already revoked on %(on)s for another reason: %(reason)s",
+                on=str(certificate.revoked_on),
+                reason=certificate.revocation_reason or "",
+            )
         )
     certificate.revoked_at = now
     certificate.revoked_on = on
