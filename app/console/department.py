@@ -9,6 +9,9 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from app import clock
+from app.candidates import revocation
+from app.candidates import service as candidates_service
+from app.candidates.schemas import RevocationIn
 from app.console import forms
 from app.console.i18n import _
 from app.console.pages import router
@@ -16,7 +19,7 @@ from app.console.web import Person, default_zone, render, require_role, see_othe
 from app.db import DatabaseDep
 from app.delivery.outbox import Outbox
 from app.deps import OutboxDep
-from app.errors import AppError
+from app.errors import AppError, Conflict
 from app.issuance import service as issuance_service
 from app.issuance.router import request_detail
 from app.issuance.schemas import DecisionIn
@@ -76,6 +79,7 @@ def _detail(
     with database.read() as db:
         r = issuance_service.get_for(db=db, principal=principal, request_id=request_id)
         detail = request_detail(db, outbox=outbox, principal=principal, request=r)
+        issued = candidates_service.certificate_for_request(db=db, request_id=r.id)
     return render(
         request,
         "request.html",
@@ -83,6 +87,7 @@ def _detail(
         status=status,
         r=detail,
         p=detail.payload,
+        issued=issued,
         today=clock.today(default_zone()).isoformat(),
         form=context.pop("form", {}),
         **context,
@@ -148,3 +153,50 @@ def decide(
             form=form,
         )
     return see_other(f"/console/requests/{request_id}?notice=decided")
+
+
+@router.post("/requests/{request_id}/revocation", response_class=HTMLResponse)
+def revoke(
+    request: Request,
+    request_id: str,
+    person: Person,
+    database: DatabaseDep,
+    outbox: OutboxDep,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    """Revoke the certificate issued on this request (the page asks for a confirmation first):
+    the same service, checks and audit entry as ``POST /v1/candidate-certificates/{id}/revocation``."""
+    principal = require_role(person, "department")
+    form = {"reason": reason}
+    try:
+        data = RevocationIn.model_validate({"reason": reason.strip()} if reason.strip() else {})
+        with database.write() as db:
+            r = issuance_service.get_for(db=db, principal=principal, request_id=request_id)
+            issued = candidates_service.certificate_for_request(db=db, request_id=r.id)
+            if issued is None:
+                raise Conflict(_("Only an issued certificate can be revoked."))
+            revocation.revoke(db, principal=principal, certificate_id=issued.id, reason=data.reason)
+    except ValidationError as exc:
+        problem = forms.invalid(exc, _("Give the reason for the revocation."))
+        return _detail(
+            request,
+            person,
+            database,
+            outbox,
+            request_id,
+            status=422,
+            problem=forms.problem_lines(problem),
+            revoke_form=form,
+        )
+    except AppError as exc:
+        return _detail(
+            request,
+            person,
+            database,
+            outbox,
+            request_id,
+            status=exc.status,
+            problem=forms.problem_lines(exc),
+            revoke_form=form,
+        )
+    return see_other(f"/console/requests/{request_id}?notice=revoked")

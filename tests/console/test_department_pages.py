@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi.testclient import TestClient
 
 from app.config import Settings
@@ -88,3 +90,49 @@ def test_another_departments_request_is_not_found(
     requests = client.get("/v1/issuance-requests", headers=world.departments["mem"]).json()["items"]
     assert "/console/requests/" not in client.get("/console/queue").text
     assert client.get(f"/console/requests/{requests[0]['id']}").status_code == 404
+
+
+def test_an_officer_revokes_an_issued_certificate_behind_a_confirmation(
+    client: TestClient, world: World, settings: Settings, exam_clock: ExamClock
+) -> None:
+    _finalised(client, world, exam_clock)
+    mem = world.departments["mem"]
+    listed = client.get("/v1/issuance-requests", headers=mem).json()["items"]
+    (first, second), person = (
+        [r["id"] for r in listed],
+        listed[0]["payload"]["candidate"]["id_number"],
+    )
+    issued = {"decision": "issued", "certificate_number": "T-MEM-0001", "issued_on": "2026-12-20"}
+    assert (
+        client.post(f"/v1/issuance-requests/{first}/decision", headers=mem, json=issued).status_code
+        == 200
+    )
+    make_user(settings, "officer", "department", "mem")
+    sign_in(client, "officer")
+
+    assert 'data-testid="revoke-form"' not in client.get(f"/console/requests/{second}").text
+    page = client.get(f"/console/requests/{first}")
+    assert 'data-testid="revoke-form"' in page.text and "return confirm(" in page.text
+    assert json.dumps("确认吊销该证书")[1:-1] in page.text  # the question, in Chinese
+    url = f"/console/requests/{first}/revocation"
+    assert client.post(url, data={"reason": "伪造材料"}).status_code == 403  # no CSRF token
+    csrf = csrf_of(page.text)
+    empty = client.post(url, data={"csrf_token": csrf, "reason": " "})
+    assert empty.status_code == 422 and 'data-testid="problem"' in empty.text
+    not_issued = client.post(
+        f"/console/requests/{second}/revocation", data={"csrf_token": csrf, "reason": "伪造材料"}
+    )
+    assert not_issued.status_code == 409
+
+    done = client.post(url, data={"csrf_token": csrf, "reason": "伪造材料"}, follow_redirects=False)
+    assert done.status_code == 303
+    after = client.get(done.headers["location"])
+    assert 'data-testid="revoked"' in after.text and "伪造材料" in after.text
+    assert "证书已吊销" in after.text and 'data-testid="revoke-form"' not in after.text
+    record = client.post(
+        "/v1/candidate-certificates:search", headers=mem, json={"id_number": person}
+    ).json()["items"]
+    assert [(c["status"], c["revoked"]["reason"]) for c in record] == [("revoked", "伪造材料")]
+    log = client.get("/v1/audit-log", headers=world.admin, params={"limit": 500}).json()["items"]
+    (entry,) = [e for e in log if e["action"] == "candidate_certificate.revoked"]
+    assert entry["actor"] == "department:mem:user:officer"
