@@ -78,7 +78,7 @@ def change(
     declared = data.held if data.held is not None else _declared(registration)
     catalogue = catalogue_service.load(db=db, version=session.catalogue_version)
     person = registration.candidate
-    verified = candidates_service.verified_held(db=db, candidate_ids=[person.id])
+    verified = candidates_service.verified_held(db=db, candidate_ids=[person.id], lock=True)
     history = resits.history_of(db, candidate_ids=[person.id], certificates=session.certificates)
     plan, held = registrations_service.plan_registration(
         catalogue,

@@ -68,7 +68,7 @@ class Registration(Base):
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawal_reason: Mapped[str | None] = mapped_column(sa.Text)
     replans: Mapped[list[dict[str, Any]]] = mapped_column(
-        sa.JSON, default=list, server_default=sa.text("'[]'")
+        sa.JSON, default=list, server_default="[]"
     )
     """``{at, reason}`` each time the service itself re-planned the registration (a certificate
     its plan rested on was revoked)."""

@@ -29,14 +29,18 @@ CANCELLED = "the issuance request it was issued on was cancelled"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("candidate_certificates", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("revoked_on", sa.Date(), nullable=True))
-        batch_op.add_column(sa.Column("revocation_reason", sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column("revoked_by", sa.String(length=80), nullable=True))
-    with op.batch_alter_table("registrations", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("replans", sa.JSON(), server_default=sa.text("'[]'"), nullable=False)
-        )
+    op.add_column("candidate_certificates", sa.Column("revoked_on", sa.Date(), nullable=True))
+    op.add_column(
+        "candidate_certificates", sa.Column("revocation_reason", sa.Text(), nullable=True)
+    )
+    op.add_column(
+        "candidate_certificates", sa.Column("revoked_by", sa.String(length=80), nullable=True)
+    )
+    # plain ALTER TABLE … ADD/DROP COLUMN on both backends: on SQLite a batch would copy the
+    # table, and dropping registrations while results and outcomes refer to it fails
+    op.add_column(
+        "registrations", sa.Column("replans", sa.JSON(), server_default="[]", nullable=False)
+    )
     _date_earlier_revocations()
 
 
@@ -67,9 +71,6 @@ def _date_earlier_revocations() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("registrations", schema=None) as batch_op:
-        batch_op.drop_column("replans")
-    with op.batch_alter_table("candidate_certificates", schema=None) as batch_op:
-        batch_op.drop_column("revoked_by")
-        batch_op.drop_column("revocation_reason")
-        batch_op.drop_column("revoked_on")
+    op.drop_column("registrations", "replans")
+    for column in ("revoked_by", "revocation_reason", "revoked_on"):
+        op.drop_column("candidate_certificates", column)
