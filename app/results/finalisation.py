@@ -39,6 +39,7 @@ from app.results.schemas import FinaliseSummary
 from app.results.states import OutcomeStatus
 from app.rules.basis import documents
 from app.schemas import as_json_number
+from app.sessions import replanning
 from app.sessions import service as sessions_service
 from app.sessions.models import ExamSession, Registration
 from app.sessions.states import RELEASING, RegistrationStatus, SessionStatus
@@ -503,6 +504,22 @@ def stored_recheck(outcomes: Iterable[Outcome]) -> rules.Recheck:
     return rules.Recheck(not_eligible, {k: v for k, v in withdrawn.items() if v})
 
 
+def _cancel(
+    db: Session, outbox: Outbox, request: IssuanceRequest, reason: str, now: datetime
+) -> bool:
+    """Cancel a request no longer qualified (False: the department had rejected it, and it is
+    left as it is). An issued one takes its certificate with it: the registrations of later
+    sessions, not yet started, that rested on that certificate are re-planned at once."""
+    issued = request.status == RequestStatus.ISSUED
+    if not issuance.cancel(db, outbox=outbox, request=request, reason=reason, now=now):
+        return False
+    certificate = candidates_service.certificate_for_request(db=db, request_id=request.id)
+    if issued and certificate is not None:
+        db.flush()
+        replanning.after_revocation(db, certificate=certificate, why=reason, now=now)
+    return True
+
+
 def reevaluate(
     db: Session,
     *,
@@ -545,13 +562,8 @@ def reevaluate(
             changes["requested"].append(request_id)
         elif not outcome.qualified and current is not None:
             failed = ", ".join(f.section for f in outcome.failed_sections)
-            if issuance.cancel(  # False: the department already rejected it; left as it is
-                db,
-                outbox=outbox,
-                request=current,
-                reason=f"no longer qualified after an amendment (failed: {failed})",
-                now=now,
-            ):
+            reason = f"no longer qualified after an amendment (failed: {failed})"
+            if _cancel(db, outbox, current, reason, now):
                 row.issuance_request_id = None
                 changes["cancelled"].append(current.id)
     db.flush()

@@ -187,3 +187,26 @@ def test_the_level_4_webhook_names_the_held_certificate_with_via_and_never_a_rev
             "via": [{"held": "MEM-LV", "counts_as": "MOHRSS-ELEC-L5"}],
         },
     }
+
+
+def test_a_certificate_withdrawn_by_an_amendment_re_plans_the_later_registration(
+    client: TestClient, world: World, exam_clock: ExamClock
+) -> None:
+    held, _, reg = _registered_on_mem_lv(client, world, exam_clock, adult(5))
+    mem_lv = client.get(f"/v1/issuance-requests/{held['issuance_request_id']}", headers=world.admin)
+    earlier = mem_lv.json()["registration_id"]
+    amended = client.post(
+        f"/v1/registrations/{earlier}/results/ELEC-THEORY/amendments",
+        headers=world.centre_a,
+        json={"score": 60, "reason": "复核：第 12 题误判"},
+    )
+    assert amended.status_code == 201, amended.text
+    record = client.post(
+        "/v1/candidate-certificates:search", headers=world.admin, json={"id_number": adult(5)}
+    ).json()["items"]
+    assert [c["status"] for c in record] == ["revoked"]
+
+    again = detail(client, world, reg["id"])
+    (replan,) = again["replans"]
+    assert "no longer qualified after an amendment" in replan["reason"]
+    assert "ELEC-TRAINING" in again["required_sections"] and again["exemptions"] == []
