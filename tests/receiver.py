@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import uvicorn
 
-from app.operator.simulator import lifespan, read_body
+from app.operator.simulator import lifespan
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,9 @@ class Receiver:
         if scope["type"] == "lifespan":
             await lifespan(receive, send)
             return
-        body = await read_body(receive)
+        body, whole = await _read_whole_body(receive)
+        if not whole:
+            return  # the sender died mid-request (kill -9): no webhook arrived, nothing to answer
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         path = scope["path"]
         webhook_id = headers.get("webhook-id", "")
@@ -153,6 +155,19 @@ class Receiver:
                 for c in self.calls
                 if department is None or c.path == f"/hooks/{department}"
             )
+
+
+async def _read_whole_body(receive) -> tuple[bytes, bool]:  # type: ignore[no-untyped-def]
+    """The request body, and whether all of it arrived (False when the client went away
+    before sending the rest)."""
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return body, False
+        body += bytes(message.get("body", b""))
+        if not message.get("more_body"):
+            return body, True
 
 
 def closed_port_url() -> str:
