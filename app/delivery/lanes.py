@@ -49,13 +49,12 @@ class Lane:
         self.endpoint = endpoint
         self.active = True
 
-    def wants(self, now: float) -> int:
-        """How many events to claim now (0: none, or fewer than ``refill`` fit)."""
+    def room(self, now: float) -> int:
+        """How many more events the lane would take now (0 while it takes none)."""
         with self._cond:
             if self._closing or not self.active or max(self.hold_until, self.gone_until) > now:
                 return 0
-            room = self.cap + self.ahead - len(self._buffer) - self._in_flight
-        return room if room >= self.refill else 0
+            return self.cap + self.ahead - len(self._buffer) - self._in_flight
 
     def put(self, claimed: list[Claimed], now: float) -> list[Claimed]:
         """Buffer freshly claimed events; returns those refused (the lane stopped taking

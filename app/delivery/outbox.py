@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.crypto import Vault
-from app.db import bulk_insert, new_id
+from app.db import bulk_insert, new_id, update_rows
 from app.delivery.models import Delivery
 from app.delivery.states import DeliveryStatus, EventType, Settlement
 
@@ -160,13 +160,11 @@ class Outbox:
         db: Session, subject_ids: Sequence[str], status: DeliveryStatus, now: datetime
     ) -> None:
         if subject_ids:
-            db.execute(
-                sa.update(Delivery)
-                .where(
-                    Delivery.request_id.in_(subject_ids),
-                    Delivery.status == DeliveryStatus.HELD,
-                )
-                .values(status=status, next_attempt_at=now)
+            update_rows(
+                db,
+                Delivery,
+                where={"request_id": subject_ids, "status": [DeliveryStatus.HELD]},
+                values={"status": status, "next_attempt_at": now},
             )
 
     def requeue(

@@ -8,6 +8,7 @@ workers hold (``FOR UPDATE SKIP LOCKED``); on SQLite the writing transaction is 
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.crypto import Vault
-from app.db import bulk_insert, new_id
+from app.db import new_id
 from app.delivery import policy
 from app.delivery.models import Delivery, DeliveryAttempt
 from app.delivery.outbox import Outbox, Settled, decrypt_bodies
@@ -97,32 +98,18 @@ def claim(
     departments ask. Each department is picked on its own (one department's backlog never
     crowds out another's), skipping rows other workers hold. Bodies are decrypted together
     once the rows are leased."""
-    wants = {
-        code: n
+    wants = [
+        (code, n)
         for code, n in (limits if limits is not None else {department or "": limit}).items()
         if n > 0
-    }
+    ]
     if not wants:
         return []
-    table = _deliveries()
-    picks = [_due(table, code, n, now).cte(f"due_{i}") for i, (code, n) in enumerate(wants.items())]
-    ids = sa.union_all(*(sa.select(p.c.id) for p in picks)) if len(picks) > 1 else picks[0].select()
     until = now + lease
-    result = db.execute(
-        sa.update(table)
-        .where(table.c.id.in_(ids))
-        .values(locked_until=until, locked_by=worker, lease_version=table.c.lease_version + 1)
-        .returning(
-            table.c.id,
-            table.c.department_code,
-            table.c.event_type,
-            table.c.request_id,
-            table.c.lease_version,
-            table.c.next_attempt_at,
-            table.c.body_encrypted,
-        )
-    )
-    rows = sorted(result, key=lambda r: r.next_attempt_at)
+    params: dict[str, object] = {"now": now, "until": until, "worker": worker}
+    for i, (code, n) in enumerate(wants):
+        params[f"department_{i}"], params[f"limit_{i}"] = code, n
+    rows = sorted(db.execute(_claim_statement(len(wants)), params), key=lambda r: r.next_attempt_at)
     bodies = decrypt_bodies(vault, [r.body_encrypted for r in rows])
     return [
         Claimed(r.id, r.department_code, r.event_type, r.request_id, r.lease_version, until, body)
@@ -137,18 +124,45 @@ def _deliveries() -> sa.Table:
     return table
 
 
-def _due(table: sa.Table, department: str, limit: int, now: datetime) -> sa.Select[Any]:
-    return (
+@functools.cache
+def _claim_statement(departments: int) -> sa.Update:
+    """The claim for this many departments, built once (bound: ``now``, ``until``,
+    ``worker``, ``department_i``, ``limit_i``): one CTE per department, each its oldest due
+    events up to its limit, all leased by one UPDATE … RETURNING."""
+    table = _deliveries()
+    now = sa.bindparam("now", type_=table.c.next_attempt_at.type)
+    picks = [
         sa.select(table.c.id)
         .where(
-            table.c.department_code == department,
+            table.c.department_code == sa.bindparam(f"department_{i}"),
             table.c.status == DeliveryStatus.PENDING,
             table.c.next_attempt_at <= now,
             sa.or_(table.c.locked_until.is_(None), table.c.locked_until < now),
         )
         .order_by(table.c.next_attempt_at)
-        .limit(limit)
+        .limit(sa.bindparam(f"limit_{i}", type_=sa.Integer))
         .with_for_update(skip_locked=True)
+        .cte(f"due_{i}")
+        for i in range(departments)
+    ]
+    ids = sa.union_all(*(sa.select(p.c.id) for p in picks)) if len(picks) > 1 else picks[0].select()
+    return (
+        sa.update(table)
+        .where(table.c.id.in_(ids))
+        .values(
+            locked_until=sa.bindparam("until", type_=table.c.locked_until.type),
+            locked_by=sa.bindparam("worker"),
+            lease_version=table.c.lease_version + 1,
+        )
+        .returning(
+            table.c.id,
+            table.c.department_code,
+            table.c.event_type,
+            table.c.request_id,
+            table.c.lease_version,
+            table.c.next_attempt_at,
+            table.c.body_encrypted,
+        )
     )
 
 
@@ -156,17 +170,23 @@ def release(db: Session, claimed: Sequence[Claimed]) -> None:
     """Give back leases without an attempt (not sent: shutting down, the endpoint switched
     off, or too little of the lease left), in one statement; a lease another worker has
     taken since is left alone."""
-    if not claimed:
-        return
+    if claimed:
+        db.execute(
+            _release_statement(),
+            [{"r_id": c.id, "r_version": c.lease_version} for c in claimed],
+        )
+
+
+@functools.cache
+def _release_statement() -> sa.Update:
     table = _deliveries()
-    db.execute(
+    return (
         sa.update(table)
         .where(
             table.c.id == sa.bindparam("r_id"),
             table.c.lease_version == sa.bindparam("r_version"),
         )
-        .values(locked_until=None, locked_by=None),
-        [{"r_id": c.id, "r_version": c.lease_version} for c in claimed],
+        .values(locked_until=None, locked_by=None)
     )
 
 
@@ -227,21 +247,23 @@ def record(
 
 
 def _locked_events(db: Session, ids: Sequence[str]) -> dict[str, Any]:
+    return {r.id: r for r in db.execute(_locked_statement(), {"ids": list(ids)})}
+
+
+@functools.cache
+def _locked_statement() -> sa.Select[Any]:
     table = _deliveries()
-    return {
-        r.id: r
-        for r in db.execute(
-            sa.select(
-                table.c.id,
-                table.c.attempts,
-                table.c.lease_version,
-                table.c.status,
-                table.c.failures,
-            )
-            .where(table.c.id.in_(ids))
-            .with_for_update()
+    return (
+        sa.select(
+            table.c.id,
+            table.c.attempts,
+            table.c.lease_version,
+            table.c.status,
+            table.c.failures,
         )
-    }
+        .where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
+        .with_for_update()
+    )
 
 
 _SETTLES = {
@@ -305,37 +327,54 @@ def _apply(
 def _write(db: Session, batch: _Batch, ids: Sequence[str]) -> None:
     """The events' new state and attempt counts in one executemany (a second one only for
     events whose attempts were all superseded), then the attempt rows in one insert."""
-    table = _deliveries()
     updated = set()
     for u in batch.updates:
         u["b_attempts"] = batch.numbers[str(u["b_id"])]
         updated.add(u["b_id"])
     if batch.updates:
-        db.execute(
-            sa.update(table)
-            .where(table.c.id == sa.bindparam("b_id"))
-            .values(
-                status=sa.bindparam("b_status"),
-                failures=sa.bindparam("b_failures"),
-                attempts=sa.bindparam("b_attempts"),
-                next_attempt_at=sa.bindparam("b_next", type_=table.c.next_attempt_at.type),
-                delivered_at=sa.bindparam("b_delivered", type_=table.c.delivered_at.type),
-                last_status_code=sa.bindparam("b_code"),
-                last_error=sa.bindparam("b_error"),
-                locked_until=None,
-                locked_by=None,
-            ),
-            batch.updates,
-        )
+        db.execute(_event_statement(), batch.updates)
     superseded = [{"s_id": i, "s_attempts": batch.numbers[i]} for i in ids if i not in updated]
     if superseded:
-        db.execute(
-            sa.update(table)
-            .where(table.c.id == sa.bindparam("s_id"))
-            .values(attempts=sa.bindparam("s_attempts")),
-            superseded,
+        db.execute(_attempts_statement(), superseded)
+    if batch.attempt_rows:
+        db.execute(_attempt_rows_statement(), batch.attempt_rows)
+
+
+@functools.cache
+def _event_statement() -> sa.Update:
+    table = _deliveries()
+    return (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("b_id"))
+        .values(
+            status=sa.bindparam("b_status"),
+            failures=sa.bindparam("b_failures"),
+            attempts=sa.bindparam("b_attempts"),
+            next_attempt_at=sa.bindparam("b_next", type_=table.c.next_attempt_at.type),
+            delivered_at=sa.bindparam("b_delivered", type_=table.c.delivered_at.type),
+            last_status_code=sa.bindparam("b_code"),
+            last_error=sa.bindparam("b_error"),
+            locked_until=None,
+            locked_by=None,
         )
-    bulk_insert(db, DeliveryAttempt, batch.attempt_rows)
+    )
+
+
+@functools.cache
+def _attempts_statement() -> sa.Update:
+    table = _deliveries()
+    return (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("s_id"))
+        .values(attempts=sa.bindparam("s_attempts"))
+    )
+
+
+@functools.cache
+def _attempt_rows_statement() -> sa.Insert:
+    table = DeliveryAttempt.__table__
+    assert isinstance(table, sa.Table)
+    return sa.insert(table)
 
 
 _FINAL = {

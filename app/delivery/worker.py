@@ -58,7 +58,7 @@ from app.metrics import Metrics
 log = logging.getLogger("oneexam.delivery")
 
 RECORD_BATCH = 500
-RECORD_GATHER = 0.02
+RECORD_GATHER = 0.05
 """Seconds the recorder lets attempts gather after the first, so one transaction takes many."""
 MAX_UNRECORDED = 2 * RECORD_BATCH
 """Finished attempts waiting for the recorder, at most; sending threads wait beyond it."""
@@ -129,8 +129,9 @@ class DeliveryWorker:
         self.metrics = metrics
         self.name = name or worker_name()
         self.cap = settings.delivery_concurrency
-        self.ahead = settings.delivery_concurrency
-        """Events a lane may hold leased beyond those in flight."""
+        self.ahead = 2 * settings.delivery_concurrency
+        """Events a lane may hold leased beyond those in flight (it claims again once half of
+        them are free)."""
         self.timeout = settings.delivery_timeout
         self.lease = timedelta(seconds=settings.lease_seconds)
         self.schedule = settings.retry_schedule
@@ -314,12 +315,14 @@ class DeliveryWorker:
             thread.start()
 
     def _claim_round(self, *, fresh: bool) -> int:
-        """Claim, for every lane with room, in one statement; returns how many."""
+        """Once a lane has room for ``refill`` events, claim for it and for every other lane
+        with room, in one statement; returns how many were claimed."""
         lanes = self._lanes_now(fresh=fresh)
         now = time.monotonic()
-        wants = {lane.department: n for lane in lanes if (n := lane.wants(now))}
-        if not wants:
+        rooms = [(lane, lane.room(now)) for lane in lanes]
+        if not any(room >= lane.refill for lane, room in rooms):
             return 0
+        wants = {lane.department: room for lane, room in rooms if room > 0}
         with self.database.write() as db:
             claimed = service.claim(
                 db, self.vault, limits=wants, worker=self.name, now=utcnow(), lease=self.lease

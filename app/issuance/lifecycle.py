@@ -31,7 +31,7 @@ from app.candidates.models import CandidateCertificate
 from app.candidates.service import reveal_id_number
 from app.config import Settings
 from app.crypto import Vault
-from app.db import bulk_insert, new_id
+from app.db import bulk_insert, new_id, update_rows
 from app.delivery.outbox import NewEvent, Outbox, Settled
 from app.delivery.states import DeliveryStatus, EventType, Settlement
 from app.issuance import payload
@@ -259,10 +259,11 @@ def events_settled(db: Session, outbox: Outbox, settled: Sequence[Settled], now:
         ]
         if not ids:
             continue
-        db.execute(
-            sa.update(IssuanceRequest)
-            .where(IssuanceRequest.id.in_(ids), IssuanceRequest.status.in_(sources))
-            .values(status=status, updated_at=now)
+        update_rows(  # the recorder calls this for every batch: a Core update
+            db,
+            IssuanceRequest,
+            where={"id": ids, "status": sources},
+            values={"status": status, "updated_at": now},
         )
         if settlement == Settlement.DELIVERED:
             outbox.release_held(db, ids, now=now)

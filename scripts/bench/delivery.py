@@ -74,6 +74,8 @@ TARGETS = {
 PLAIN_THREADS = 16
 PLAIN_ASYNC = 8
 PLAIN_POSTS = 6000
+TRACE = bool(os.environ.get("BENCH_TRACE"))
+"""Print, every second of a worker run, how many events are recorded and received."""
 
 
 def load() -> str:
@@ -108,6 +110,9 @@ class Receiver:
     def first_arrival(self, prefix: str) -> float:
         first = httpx.get(f"{self.base}/count", timeout=10).json()["first"]
         return min(t for path, t in first.items() if path.startswith(f"/{prefix}/"))
+
+    def reset(self) -> None:
+        httpx.post(f"{self.base}/reset", timeout=10).raise_for_status()
 
     def close(self) -> None:
         self.proc.terminate()
@@ -233,12 +238,20 @@ def run_workers(
 ) -> WorkerRun:
     """Start ``workers`` × ``oneexam worker``; wait until ``expected`` events are delivered."""
     engine = _engine(url)
+    receiver.reset()
     env = server_env(url, ONEEXAM_DELIVERY_CONCURRENCY=str(concurrency))
     procs = [subprocess.Popen([*ONEEXAM, "worker"], cwd=ROOT, env=env) for _ in range(workers)]
     spies: list[subprocess.Popen[bytes]] = []
     peak = 0
+    next_trace = time.monotonic() + 1
     try:
         while (done := delivered(engine)) < expected:
+            if TRACE and time.monotonic() >= next_trace:
+                next_trace += 1
+                sent = sum(
+                    httpx.get(f"{receiver.base}/count", timeout=10).json()["counts"].values()
+                )
+                print(f"  {done} recorded, {sent} received, {load()}", file=sys.stderr)
             if not spies and profile is not None and done > 0:
                 # started and delivering: start-up is not sampled
                 spies = _py_spy(procs[0].pid, profile)

@@ -1,7 +1,7 @@
 """A minimal department endpoint for benchmarks: answers 200 to every POST (after ``DELAY``
-seconds, default none) and counts them per path; GET /count returns the counts and
-first/last arrival times as JSON (``time.monotonic`` on arrival, before any delay: comparable
-across processes on Linux).
+seconds, default none) and counts them per path; GET /count returns the counts and first/last
+arrival times as JSON (``time.monotonic`` on arrival, before any delay: comparable across
+processes on Linux); POST /reset starts the counts afresh.
 
 Run: python receiver.py PORT [DELAY]
 """
@@ -32,6 +32,11 @@ async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
     path = scope["path"]
     if scope["method"] == "GET" and path == "/count":
         body = json.dumps({"counts": counts, "first": first, "last": last}).encode()
+    elif scope["method"] == "POST" and path == "/reset":
+        counts.clear()
+        first.clear()
+        last.clear()
+        body = b"{}"
     else:
         now = time.monotonic()  # arrival, before the delay
         counts[path] += 1
