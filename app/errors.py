@@ -41,7 +41,7 @@ class ProblemItem(BaseModel):
 
 class Problem(BaseModel):
     """RFC 9457 problem details; some problems add members (``missing``, ``targets``,
-    ``registration_id``), as RFC 9457 allows."""
+    ``registration_id``, ``certificates``), as RFC 9457 allows."""
 
     model_config = ConfigDict(extra="allow")
 

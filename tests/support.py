@@ -291,6 +291,20 @@ def post_all_at_once(url: str, headers: dict[str, str], bodies: list[dict]) -> l
         return list(pool.map(one, bodies))
 
 
+def post_each_at_once(requests: list[tuple[str, dict[str, str], dict]]) -> list[httpx.Response]:  # type: ignore[type-arg]
+    """Send every ``(url, headers, body)`` at the same moment (each from its own thread)."""
+    barrier = threading.Barrier(len(requests))
+
+    def one(request: tuple[str, dict[str, str], dict]) -> httpx.Response:  # type: ignore[type-arg]
+        url, headers, body = request
+        with httpx.Client(timeout=60) as http:
+            barrier.wait()
+            return http.post(url, headers=headers, json=body)
+
+    with ThreadPoolExecutor(len(requests)) as pool:
+        return list(pool.map(one, requests))
+
+
 class ExamClock:
     """The test's clock (``exam_clock`` fixture): real time until a test moves it.
 

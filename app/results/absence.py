@@ -22,6 +22,7 @@ from app.i18n import _
 from app.results import finalisation
 from app.results.models import Result, SectionAbsence
 from app.results.schemas import AbsenceIn, AbsentSection, RegistrationAbsences
+from app.sessions import claims
 from app.sessions import registrations as registrations_service
 from app.sessions.exceptions import RegistrationWithdrawn
 from app.sessions.models import ExamSession, Registration
@@ -62,6 +63,7 @@ def mark_absent(
         )
     registration.status = RegistrationStatus.ABSENT
     registration.absent_at = utcnow()
+    claims.release(db, registration_ids=[registration.id])  # this sitting gives it nothing
     db.flush()
     audit.append(
         db,
@@ -149,6 +151,12 @@ def _absent_from(
         )
         for code in new
     )
+    missed = [
+        t.certificate
+        for t in rules.plan_from_dict(registration.plan).targets
+        if set(new) & set(t.required_sections)
+    ]  # those targets are absent from this sitting: it gives them nothing
+    claims.release(db, registration_ids=[registration.id], certificates=missed)
     db.flush()
     audit.append(
         db,

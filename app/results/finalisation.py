@@ -39,7 +39,7 @@ from app.results.schemas import FinaliseSummary
 from app.results.states import OutcomeStatus
 from app.rules.basis import documents
 from app.schemas import as_json_number
-from app.sessions import replanning
+from app.sessions import claims, replanning
 from app.sessions import service as sessions_service
 from app.sessions.models import ExamSession, Registration
 from app.sessions.states import RELEASING, RegistrationStatus, SessionStatus
@@ -385,6 +385,8 @@ def _mark_released(
         )
         for code in sorted(release.certificates)
     )
+    # A released certificate is no longer open here: its sitters may register for it elsewhere.
+    claims.release(db, session_id=session.id, certificates=release.certificates)
     if all_released >= set(session.certificates):
         session.status = SessionStatus.FINALISED
         session.finalised_at = release.now

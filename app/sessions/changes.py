@@ -22,9 +22,10 @@ from app.db import utcnow
 from app.errors import Conflict
 from app.i18n import _
 from app.results import resits
+from app.sessions import claims
 from app.sessions import registrations as registrations_service
 from app.sessions import service as sessions_service
-from app.sessions.exceptions import RegistrationWithdrawn
+from app.sessions.exceptions import RegisteredElsewhere, RegistrationWithdrawn
 from app.sessions.models import ExamSession, Registration
 from app.sessions.schemas import HeldIn, RegistrationChange, Withdrawal
 from app.sessions.states import RegistrationStatus, registration_may_move
@@ -92,6 +93,7 @@ def change(
     refusal = registrations_service.ineligibility(session, targets, plan)
     if refusal is not None:
         raise refusal
+    _reclaim(db, session, registration, [t.certificate for t in plan.targets])
     before = _inputs(registration)
     plan_json = rules.plan_to_dict(plan)
     held_json = [h.model_dump(mode="json") for h in held]
@@ -113,6 +115,26 @@ def change(
     return registration
 
 
+def _reclaim(
+    db: Session, session: ExamSession, registration: Registration, targets: list[str]
+) -> None:
+    """Claim the targets a change adds (409 ``registered-elsewhere`` when another session holds
+    one open), free those it drops."""
+    added = [t for t in targets if t not in registration.targets]
+    dropped = [t for t in registration.targets if t not in targets]
+    person = registration.candidate_id
+    taken = claims.claimed_elsewhere(db, session_id=session.id, wanted={person: added})
+    if taken:
+        raise RegisteredElsewhere(targets, taken[person])
+    if dropped:
+        claims.release(db, registration_ids=[registration.id], certificates=dropped)
+    if added:
+        wanted = [claims.Wanted(registration.id, person, added)]
+        lost = claims.claim(db, session_id=session.id, wanted=wanted)
+        if lost:  # a concurrent registration elsewhere won; the transaction is rolled back
+            raise RegisteredElsewhere(targets, lost[registration.id])
+
+
 def withdraw(
     *, db: Session, registration_id: str, principal: Principal, data: Withdrawal
 ) -> Registration:
@@ -131,6 +153,7 @@ def withdraw(
     registration.withdrawn_at = utcnow()
     registration.withdrawal_reason = data.reason
     session.seats_taken -= 1
+    claims.release(db, registration_ids=[registration.id])
     db.flush()
     audit.append(
         db,

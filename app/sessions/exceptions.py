@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from app.errors import Conflict
+from collections.abc import Collection, Sequence
+
+from app.errors import Conflict, ProblemItem
 from app.i18n import _
 
 
@@ -32,6 +34,37 @@ class RegistrationWithdrawn(Conflict):
     """The registration was withdrawn: it cannot be changed, and it takes no results."""
 
     slug = "registration-withdrawn"
+
+
+class RegisteredElsewhere(Conflict):
+    """The person is already registered for one of these certificates in another session that
+    has not finalised it yet (which centre and which session is not said)."""
+
+    slug = "registered-elsewhere"
+
+    def __init__(self, targets: Sequence[str], taken: Collection[str]) -> None:
+        codes = [code for code in targets if code in taken]
+        super().__init__(
+            _(
+                "The candidate is already registered for %(certificates)s in another session "
+                "that has not finalised it yet.",
+                certificates=", ".join(codes),
+            ),
+            errors=[
+                ProblemItem(
+                    pointer=f"/targets/{k}",
+                    message=_("already registered for %(code)s in another session", code=code),
+                )
+                for k, code in enumerate(targets)
+                if code in taken
+            ],
+            extra={"certificates": codes},
+        )
+
+
+def registered_elsewhere(targets: Sequence[str], taken: Collection[str]) -> Conflict | None:
+    """The 409 when another session holds one of ``targets`` for the person (``taken``)."""
+    return RegisteredElsewhere(targets, taken) if set(targets) & set(taken) else None
 
 
 class SessionFull(Conflict):

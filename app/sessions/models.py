@@ -79,3 +79,22 @@ class Registration(Base):
         sa.UniqueConstraint("session_id", "candidate_id"),
         sa.CheckConstraint(sql_in("status", RegistrationStatus), name="status"),
     )
+
+
+class RegistrationClaim(Base):
+    """One open registration of a person for a certificate, across every session (docs/api.md
+    §6, ``registered-elsewhere``): the primary key lets a person hold at most one.
+
+    A registration claims each of its targets in the transaction that writes it (a change claims
+    the targets it adds and frees those it drops). A claim ends when its registration is
+    withdrawn or wholly absent (or absent from a section its target needs), when its session is
+    cancelled, or when the session releases (finalises) that certificate. The person is their
+    candidate row, one per blind index of the ID number.
+    """
+
+    __tablename__ = "registration_claims"
+
+    candidate_id: Mapped[str] = mapped_column(sa.ForeignKey("candidates.id"), primary_key=True)
+    certificate: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    registration_id: Mapped[str] = mapped_column(sa.ForeignKey("registrations.id"), index=True)
+    session_id: Mapped[str] = mapped_column(sa.ForeignKey("exam_sessions.id"), index=True)

@@ -30,8 +30,14 @@ from app.i18n import _
 from app.pagination import PageParams, fetch_page
 from app.results import resits
 from app.schemas import Reason
+from app.sessions import claims
 from app.sessions import service as sessions_service
-from app.sessions.exceptions import AlreadyRegistered, SessionFull
+from app.sessions.exceptions import (
+    AlreadyRegistered,
+    RegisteredElsewhere,
+    SessionFull,
+    registered_elsewhere,
+)
 from app.sessions.models import ExamSession, Registration
 from app.sessions.schemas import (
     BasisOut,
@@ -84,7 +90,8 @@ def register(
     history = resits.history_of(
         db, candidate_ids=[p.id for p in people.values()], certificates=session.certificates
     )
-
+    wanted = {p.id: session.certificates for p in people.values()}
+    elsewhere = claims.claimed_elsewhere(db, session_id=session.id, wanted=wanted)
     accepted: list[tuple[int, RegistrationCreate, rules.Plan, list[HeldOut]]] = []
     seats_left = session.capacity - session.seats_taken
     taken_in_batch: set[str] = set()
@@ -97,9 +104,11 @@ def register(
             continue
         known = person.id if person else ""
         plan, held = _plan_for(catalogue, session, row, verified.get(known, []), history.get(known))
-        refusal = ineligibility(session, row.targets, plan)
+        refusal = ineligibility(session, row.targets, plan) or registered_elsewhere(
+            row.targets, elsewhere.get(known, ())
+        )
         if refusal is not None:
-            outcomes[i] = RowOutcome(i, 422, problem=refusal)
+            outcomes[i] = RowOutcome(i, refusal.status, problem=refusal)
             continue
         if seats_left <= 0:
             full = _("The session is full (%(capacity)s seats).", capacity=session.capacity)
@@ -110,8 +119,7 @@ def register(
         accepted.append((i, row, plan, held))
 
     if accepted:
-        created = _insert(db, vault, session, principal, accepted, index_of, people)
-        outcomes.update({i: RowOutcome(i, 201, registration=out) for i, out in created.items()})
+        outcomes.update(_insert(db, vault, session, principal, accepted, index_of, people))
     return [outcomes[i] for i in range(len(rows))]
 
 
@@ -252,7 +260,9 @@ def _insert(
     accepted: list[tuple[int, RegistrationCreate, rules.Plan, list[HeldOut]]],
     index_of: Mapping[int, str],
     known: Mapping[str, Candidate],
-) -> dict[int, RegistrationOut]:
+) -> dict[int, RowOutcome]:
+    """Write the accepted rows and claim their targets: each row registered (201), or refused
+    (409, not written) when a concurrent registration elsewhere claimed one of its targets."""
     people = candidates_service.ensure_candidates(
         db=db,
         vault=vault,
@@ -261,20 +271,16 @@ def _insert(
     )
     now = utcnow()
     values = []
-    created: dict[int, RegistrationOut] = {}
     for i, row, plan, held in accepted:
-        person = people[index_of[i]]
-        registration_id = new_id("reg")
-        held_json = [h.model_dump(mode="json") for h in held]
         plan_json = rules.plan_to_dict(plan)
         values.append(
             {
-                "id": registration_id,
+                "id": new_id("reg"),
                 "session_id": session.id,
-                "candidate_id": person.id,
+                "candidate_id": people[index_of[i]].id,
                 "name": row.candidate.name,
                 "targets": [t.certificate for t in plan.targets],
-                "held": held_json,
+                "held": [h.model_dump(mode="json") for h in held],
                 "plan": plan_json,
                 "required_sections": plan_json["required_sections"],
                 "status": RegistrationStatus.REGISTERED,
@@ -282,21 +288,48 @@ def _insert(
                 "created_by": principal.actor,
             }
         )
-        created[i] = _out(
-            registration_id,
-            session.id,
-            person,
-            row.candidate.name,
-            plan_json,
-            held_json,
-            RegistrationStatus.REGISTERED,
-            now,
-        )
     bulk_insert(db, Registration, values)
-    session.seats_taken += len(values)
+    lost = _claim_or_undo(db, session, values)
+    written = [v for v in values if v["id"] not in lost]
+    session.seats_taken += len(written)
     db.flush()
-    _audit_created(db, session, principal, values)
-    return created
+    if written:
+        _audit_created(db, session, principal, written)
+    return {
+        i: _outcome(i, row.targets, people[index_of[i]], v, lost.get(v["id"]))
+        for (i, row, _plan, _held), v in zip(accepted, values, strict=True)
+    }
+
+
+def _outcome(
+    i: int, targets: Sequence[str], person: Candidate, v: dict[str, Any], lost: list[str] | None
+) -> RowOutcome:
+    """A written row's 201 with its registration, or the 409 of a row that lost a claim."""
+    if lost:
+        return RowOutcome(i, 409, problem=RegisteredElsewhere(targets, lost))
+    out = _out(
+        v["id"],
+        v["session_id"],
+        person,
+        v["name"],
+        v["plan"],
+        v["held"],
+        v["status"],
+        v["created_at"],
+    )
+    return RowOutcome(i, 201, registration=out)
+
+
+def _claim_or_undo(
+    db: Session, session: ExamSession, values: list[dict[str, Any]]
+) -> dict[str, list[str]]:
+    """Claim the targets of the registrations just inserted; those that lost a claim (another
+    session holds it, committed by a concurrent request) are deleted again."""
+    wanted = [claims.Wanted(v["id"], v["candidate_id"], v["targets"]) for v in values]
+    lost = claims.claim(db, session_id=session.id, wanted=wanted)
+    if lost:
+        db.execute(sa.delete(Registration).where(Registration.id.in_(list(lost))))
+    return lost
 
 
 def _audit_created(

@@ -105,7 +105,10 @@ def register_candidate(
 ) -> RegistrationOut:
     """Register one candidate. The service works out which sections they sit and which are
     exempt (and on what basis), and refuses an ineligible candidate with the reason per target.
-    409: the session is full, not scheduled, or already has this candidate."""
+    409: the session is full (`…/session-full`), not scheduled (`…/session-closed`), started
+    (`…/session-started`), already has this candidate (`…/already-registered`), or the person is
+    registered for one of these targets in another session not yet finalised for it
+    (`…/registered-elsewhere`, with `certificates`; the other centre and session are not said)."""
     with database.write() as db:
         (outcome,) = registrations.register(
             db=db,
@@ -134,7 +137,7 @@ def register_batch(
     principal: AdminOrCentre,
 ) -> BatchOut:
     """Register up to 1,000 candidates; each row is independent and gets the status (201, 409,
-    422) and body it would have had alone."""
+    422) and body it would have had alone (`…/registered-elsewhere` too, per row)."""
     with database.write() as db:
         outcomes = registrations.register(
             db=db,
@@ -204,7 +207,9 @@ def change_registration(
     """Change the targets and/or the declared certificates of a registration before the session
     starts: it is planned again with the same checks and problems as a new registration (422
     with the reasons per target), on the same seat. 409: `…/session-started` from `starts_at`
-    on, `…/session-closed` once the session is not scheduled, `…/registration-withdrawn`.
+    on, `…/session-closed` once the session is not scheduled, `…/registration-withdrawn`,
+    `…/registered-elsewhere` for an added target the person is registered for in another
+    session not yet finalised for it.
     Audited (`registration.changed`); a change that changes nothing writes nothing."""
     with database.write() as db:
         registration = changes.change(

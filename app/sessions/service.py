@@ -18,6 +18,7 @@ from app.errors import AppError, Conflict, Forbidden, NotFound, ProblemItem, Unp
 from app.i18n import _
 from app.i18n.words import session_status
 from app.pagination import PageParams, fetch_page
+from app.sessions import claims
 from app.sessions.exceptions import SessionClosed, SessionNotStarted, SessionStarted
 from app.sessions.models import ExamSession
 from app.sessions.schemas import SectionInfo, SessionCreate, SessionOut
@@ -114,6 +115,7 @@ def cancel(*, db: Session, session_id: str, principal: Principal) -> ExamSession
     if session_may_move(session.status, SessionStatus.CANCELLED):
         session.status = SessionStatus.CANCELLED
         session.cancelled_at = utcnow()
+        claims.release(db, session_id=session.id)
         db.flush()
         audit.append(
             db,

@@ -34,6 +34,11 @@ from               to                 by whom
 ``registered``; a change (``sessions.changes.change``, before ``starts_at``) re-plans a
 ``registered`` registration and leaves its status as it is. A withdrawn registration takes no
 results and is not evaluated at finalisation.
+
+While ``registered``, a registration holds a claim per target in ``registration_claims``
+(``app/sessions/claims.py``): one open registration per person and certificate across sessions.
+Withdrawal, whole absence (or absence from a section the target needs), the session's
+cancellation and the release of that certificate end the claim.
 """
 
 from __future__ import annotations
