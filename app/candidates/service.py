@@ -86,7 +86,9 @@ def ensure_candidates(
 def verified_held(
     *, db: Session, candidate_ids: Iterable[str], lock: bool = False
 ) -> dict[str, list[HeldCertificate]]:
-    """Each person's certificates issued through oneexam (not revoked), as held and verified.
+    """Each person's certificates issued through oneexam, as held and verified; revoked ones are
+    marked ``revoked`` (they never count, and a declared copy of one counts no more: see
+    ``rules.with_record``).
 
     ``lock`` (a registration deciding on them): the rows are read ``FOR SHARE`` on PostgreSQL,
     so a revocation in progress is waited for, and a revocation waits for the registration
@@ -96,14 +98,18 @@ def verified_held(
     out: dict[str, list[HeldCertificate]] = {}
     if not wanted:
         return out
-    stmt = sa.select(CandidateCertificate).where(
-        CandidateCertificate.candidate_id.in_(wanted), CandidateCertificate.revoked_at.is_(None)
-    )
+    stmt = sa.select(CandidateCertificate).where(CandidateCertificate.candidate_id.in_(wanted))
     if lock:
         stmt = stmt.with_for_update(read=True)
     for c in db.scalars(stmt):
         out.setdefault(c.candidate_id, []).append(
-            HeldCertificate(c.certificate, c.number, c.valid_until, verified=True)
+            HeldCertificate(
+                c.certificate,
+                c.number,
+                c.valid_until,
+                verified=True,
+                revoked=c.revoked_at is not None,
+            )
         )
     return out
 

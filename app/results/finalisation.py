@@ -298,7 +298,7 @@ def _rechecks(
     out = {}
     for r in registrations:
         declared = [h for h in documents(r.held) if not h.verified]
-        held = declared + verified.get(r.candidate_id, [])
+        held = rules.with_record(declared, verified.get(r.candidate_id, []))
         plan = plans[r.id]
         targets = [t.certificate for t in plan.targets]
         current = rules.plan(catalogue, targets, held, r.birth_date, session.exam_date)

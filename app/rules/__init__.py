@@ -45,6 +45,7 @@ from app.rules.planning import (
     plan_from_dict,
     plan_to_dict,
     prerequisite_basis,
+    with_record,
 )
 from app.rules.reasons import Reason, ReasonCode, message
 from app.rules.replanning import (
@@ -123,4 +124,5 @@ __all__ = [
     "result_problem",
     "sitting_for_eligible",
     "target_results",
+    "with_record",
 ]

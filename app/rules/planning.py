@@ -34,6 +34,9 @@ class HeldCertificate:
     """Issued through oneexam (a recorded decision), rather than declared by the candidate."""
     issued_on: date | None = None
     """Declared: the day it was issued; it is then valid for the catalogue's validity_years."""
+    revoked: bool = False
+    """The issuing department revoked this document (the same certificate and number in the
+    person's record): it never counts as held (docs/api.md §4)."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -126,6 +129,23 @@ def plan(
     )
 
 
+def with_record(
+    declared: Iterable[HeldCertificate], record: Iterable[HeldCertificate]
+) -> list[HeldCertificate]:
+    """What counts as held: the declared documents, then the person's record (certificates
+    issued through oneexam) without its revoked ones. A declared document that is a revoked one
+    of the record (the same certificate and number, in any letter case, and not issued again
+    under that number since) is marked ``revoked``: declaring it again does not bring it back."""
+    record = list(record)
+    standing = {(h.certificate, h.number.casefold()) for h in record if not h.revoked}
+    gone = {(h.certificate, h.number.casefold()) for h in record if h.revoked} - standing
+    marked = [
+        replace(h, revoked=True) if (h.certificate, h.number.casefold()) in gone else h
+        for h in declared
+    ]
+    return marked + [h for h in record if not h.revoked]
+
+
 def _split_held(
     catalogue: Catalogue, held: Iterable[HeldCertificate], on: date
 ) -> tuple[list[HeldCertificate], tuple[IgnoredHeld, ...]]:
@@ -137,6 +157,12 @@ def _split_held(
             reason = Reason.of(
                 ReasonCode.NOT_IN_CATALOGUE, certificate=declared.certificate, version=version
             )
+            ignored.add(
+                IgnoredHeld(declared.certificate, declared.number, declared.valid_until, reason)
+            )
+            continue
+        if declared.revoked:
+            reason = Reason.of(ReasonCode.REVOKED, certificate=declared.certificate)
             ignored.add(
                 IgnoredHeld(declared.certificate, declared.number, declared.valid_until, reason)
             )

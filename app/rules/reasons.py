@@ -31,6 +31,7 @@ class ReasonCode(StrEnum):
     ALREADY_HELD = "already-held"
     EXPIRED = "expired"
     UNDATED = "undated"
+    REVOKED = "revoked"
     NOT_IN_CATALOGUE = "not-in-catalogue"
     BELOW_PASS_MARK = "below-pass-mark"
     NOT_SAT = "not-sat"
@@ -60,6 +61,9 @@ MESSAGES: Mapping[ReasonCode, Message] = {
     ReasonCode.EXPIRED: pgettext("expired", "expired on %(valid_until)s, before %(on)s"),
     ReasonCode.UNDATED: pgettext(
         "undated", "undated: a declared certificate needs valid_until or issued_on"
+    ),
+    ReasonCode.REVOKED: pgettext(
+        "revoked", "%(certificate)s (this number) was revoked by its issuing department"
     ),
     ReasonCode.NOT_IN_CATALOGUE: pgettext(
         "not-in-catalogue", "%(certificate)s is not in catalogue version %(version)s"

@@ -157,11 +157,15 @@ def _registered_here(db: Session, session_id: str, candidate_ids: list[str]) -> 
 def held_certificates(
     declared: Sequence[HeldIn], verified: Sequence[rules.HeldCertificate] = ()
 ) -> list[rules.HeldCertificate]:
-    """What the candidate declared, plus what oneexam itself recorded as issued to them."""
-    return [
-        rules.HeldCertificate(h.certificate, h.number, h.valid_until, issued_on=h.issued_on)
-        for h in declared
-    ] + list(verified)
+    """What the candidate declared, plus what oneexam itself recorded as issued to them (its
+    revoked ones left out, and a declared copy of one marked revoked)."""
+    return rules.with_record(
+        [
+            rules.HeldCertificate(h.certificate, h.number, h.valid_until, issued_on=h.issued_on)
+            for h in declared
+        ],
+        verified,
+    )
 
 
 def _plan_for(

@@ -4,17 +4,19 @@ may revoke, revoking again, the local date, the audit entry, and search items wi
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from tests.support import (
+    EXAM_DAY,
     ExamClock,
     World,
     adult,
     assert_problem,
     issue_certificate,
+    schedule_session,
 )
 
 SEARCH = "/v1/candidate-certificates:search"
@@ -98,3 +100,34 @@ def test_a_revoked_certificate_counts_no_more_in_a_plan(
     assert _revoke(client, world.departments["mem"], held["id"]).status_code == 200
     after = client.post("/v1/plans", headers=world.centre_a, json=body).json()
     assert after["exemptions"] == [] and "ELEC-TRAINING" in after["required_sections"]
+
+
+def test_a_revoked_certificate_declared_by_its_number_counts_no_more_either(
+    client: TestClient, world: World, exam_clock: ExamClock
+) -> None:
+    """Declaring a revoked certificate (same certificate, same number, in any letter case) does
+    not bring it back: it is ignored with reason ``revoked``, in a plan and in a registration."""
+    person = adult(5)
+    held = issue_certificate(client, world, person, "MEM-LV", clock=exam_clock)
+    assert _revoke(client, world.departments["mem"], held["id"]).status_code == 200
+    declared = {"certificate": "MEM-LV", "number": f"t{person}", "valid_until": "2032-12-15"}
+    body = {"certificates": ["MOHURD-ELEC"], "held": [declared], "id_number": person}
+    plan = client.post("/v1/plans", headers=world.centre_a, json=body).json()
+    assert plan["exemptions"] == [] and "ELEC-TRAINING" in plan["required_sections"]
+    assert [i["reason"]["code"] for i in plan["ignored_held"]] == ["revoked"]
+
+    s = schedule_session(client, world.centre_a, ["MOHURD-ELEC"], day=EXAM_DAY + timedelta(days=60))
+    candidate = {"id_number": person, "name": "张三"}
+    r = client.post(
+        f"/v1/sessions/{s['id']}/registrations",
+        headers=world.centre_a,
+        json={"candidate": candidate, "targets": ["MOHURD-ELEC"], "held": [declared]},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["exemptions"] == [] and "ELEC-TRAINING" in r.json()["required_sections"]
+    assert [i["reason"]["code"] for i in r.json()["ignored_held"]] == ["revoked"]
+
+    # another number of the same certificate is not the revoked document
+    other = {**declared, "number": "T-OTHER-2025-0001"}
+    again = client.post("/v1/plans", headers=world.centre_a, json={**body, "held": [other]})
+    assert [e["section"] for e in again.json()["exemptions"]] == ["ELEC-TRAINING"]

@@ -17,6 +17,7 @@ from app.rules import (
     plan,
     plan_from_dict,
     plan_to_dict,
+    with_record,
 )
 from tests.support import reference_catalogue
 
@@ -224,3 +225,37 @@ def test_plan_is_deterministic_and_independent_of_input_order(s, rnd: random.Ran
     assert plan(catalogue, shuffled_targets, shuffled_held, birth, ON) == reference
     assert plan(catalogue, targets, held, birth, ON) == reference
     assert plan_from_dict(plan_to_dict(reference)) == reference
+
+
+_documents = st.builds(
+    HeldCertificate,
+    certificate=st.sampled_from(["MEM-LV", "MEM-HV", "MOHURD-ELEC"]),
+    number=st.sampled_from(["T1", "t1", "T2", "X9"]),
+    valid_until=st.just(date(2030, 1, 1)),
+)
+_record = st.builds(
+    HeldCertificate,
+    certificate=st.sampled_from(["MEM-LV", "MEM-HV", "MOHURD-ELEC"]),
+    number=st.sampled_from(["T1", "T2"]),
+    valid_until=st.just(date(2030, 1, 1)),
+    verified=st.just(True),
+    revoked=st.booleans(),
+)
+
+
+@given(declared=st.lists(_documents, max_size=4), record=st.lists(_record, max_size=4))
+def test_no_revoked_document_counts_however_it_is_declared(
+    declared: list[HeldCertificate], record: list[HeldCertificate]
+) -> None:
+    """Unless the department issued the certificate again under the same number since (a
+    特种作业操作证 number is the person's ID number, so a re-issue keeps it)."""
+    standing = {(h.certificate, h.number.casefold()) for h in record if not h.revoked}
+    revoked = {(h.certificate, h.number.casefold()) for h in record if h.revoked} - standing
+    held = with_record(declared, record)
+    p = plan(REFERENCE, ["MOHURD-ELEC", "MOHRSS-ELEC-L4"], held, ADULT, ON)
+    for e in p.exemptions:
+        assert (e.basis.certificate, e.basis.number.casefold()) not in revoked
+    counted = [h for h in held if not h.revoked]
+    assert all((h.certificate, h.number.casefold()) not in revoked for h in counted)
+    ignored = [i for i in p.ignored_held if i.reason.code == ReasonCode.REVOKED]
+    assert len(ignored) == len({(h.certificate, h.number) for h in held if h.revoked})
