@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -24,6 +25,9 @@ PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "/problems/"
 
 log = logging.getLogger("oneexam.errors")
+
+SCHEMA_MISMATCH = _("The request does not match the documented schema.")
+"""The ``detail`` of a 422 from request validation, as opposed to a rule of the service."""
 
 MAX_LISTED_ERRORS = 100
 """A problem document lists at most this many ``errors``; ``error_count`` gives the total."""
@@ -215,7 +219,7 @@ def install_error_handlers(app: FastAPI) -> None:
         language = language_of(request.scope)
         errors = exc.errors()
         items = validation_items(errors[:MAX_LISTED_ERRORS])
-        body = http_problem(422, _("The request does not match the documented schema."), language)
+        body = http_problem(422, SCHEMA_MISMATCH, language)
         body.update(listed_errors(items, language))
         body["error_count"] = len(errors)
         return problem_response(body, language=language)
@@ -231,10 +235,11 @@ def install_error_handlers(app: FastAPI) -> None:
             body["errors"] = [{"pointer": "", "message": message}]
             return problem_response(body, language=language)
         detail = exc.detail if isinstance(exc.detail, str) else None
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
         return problem_response(
-            http_problem(exc.status_code, detail, language),
-            getattr(exc, "headers", None),
-            language=language,
+            http_problem(exc.status_code, detail, language), headers, language=language
         )
 
     @app.exception_handler(IntegrityError)
@@ -267,6 +272,17 @@ def _install_unexpected(app: FastAPI) -> None:
             "detail": translate(detail, language),
         }
         return problem_response(body, language=language)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route of this path takes (FastAPI routes one method per endpoint, and
+    Starlette's 405 names only the methods of the first one)."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and route.methods and regex.match(request.url.path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 def _install_unavailable(app: FastAPI) -> None:

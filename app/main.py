@@ -43,6 +43,7 @@ from app.ops.reference import TAGS, install_reference, operation_id
 from app.ops.router import router as ops_router
 from app.ops.webhooks import install_webhooks
 from app.results.router import router as results_router
+from app.schemas import refer_to_texts, text_schemas
 from app.sessions.router import router as sessions_router
 
 DESCRIPTION = """
@@ -149,6 +150,8 @@ def install_openapi(app: FastAPI) -> None:
                 webhooks=app.webhooks.routes,
                 tags=app.openapi_tags,
             )
+            schema = refer_to_texts(schema)
+            schema["components"].setdefault("schemas", {}).update(text_schemas())
             app.openapi_schema = document_problems_as_problem_json(schema)
         return app.openapi_schema
 

@@ -1,11 +1,12 @@
 """Cursor pagination: ``?limit=`` (default 50, max 500) and ``?cursor=``, answered with
 ``{items, next_cursor}``. Rows are ordered by their time-ordered id; the cursor is the last id
-seen, encoded so that clients treat it as opaque."""
+seen, encoded so that clients treat it as opaque (unpadded base64url: the documented pattern)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -14,14 +15,12 @@ from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from app.errors import ProblemItem, Unprocessable
-from app.i18n import _
-
 T = TypeVar("T")
 Row = TypeVar("Row")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+_ID_CHARACTERS = re.compile(r"[A-Za-z0-9_.:-]{1,128}\Z")
 
 
 class Page(BaseModel, Generic[T]):
@@ -34,10 +33,23 @@ class PageParams(BaseModel):
     cursor: str | None = None
 
 
+CURSOR_PATTERN = "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$"
+"""Unpadded base64url (RFC 4648 §5), what ``next_cursor`` is made of."""
+
+
 def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")] = DEFAULT_LIMIT,
     cursor: Annotated[
-        str | None, Query(max_length=200, description="next_cursor of the previous page")
+        str | None,
+        Query(
+            max_length=200,
+            pattern=CURSOR_PATTERN,
+            description=(
+                "the `next_cursor` of the previous page: unpadded base64url, opaque. A cursor "
+                "that names no position of this list gives an empty page"
+            ),
+            examples=["c2VzXzAxOWFmMGI3"],
+        ),
     ] = None,
 ) -> PageParams:
     return PageParams(limit=limit, cursor=cursor)
@@ -50,18 +62,15 @@ def encode_cursor(last_id: str) -> str:
     return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> str:
+def decode_cursor(cursor: str) -> str | None:
+    """The last id seen, or None when the cursor (of the documented form) names none: not
+    UTF-8, or with characters no id has."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
-        if not value:
-            raise ValueError("empty cursor")
-        return value
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise Unprocessable(
-            _("The cursor is not one this service issued."),
-            errors=[ProblemItem(parameter="cursor", message=_("invalid cursor"))],
-        ) from None
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return value if _ID_CHARACTERS.match(value) else None
 
 
 def fetch_page(
@@ -72,7 +81,10 @@ def fetch_page(
 ) -> tuple[Sequence[Any], str | None]:
     """Run ``stmt`` ordered by ``id_column`` from the cursor on; return rows and next cursor."""
     if params.cursor:
-        stmt = stmt.where(id_column > _typed(id_column, decode_cursor(params.cursor)))
+        last = _typed(id_column, decode_cursor(params.cursor))
+        if last is None:
+            return [], None
+        stmt = stmt.where(id_column > last)
     rows = db.scalars(stmt.order_by(id_column).limit(params.limit + 1)).all()
     if len(rows) > params.limit:
         rows = rows[: params.limit]
@@ -80,12 +92,7 @@ def fetch_page(
     return rows, None
 
 
-def _typed(column: InstrumentedAttribute[Any], value: str) -> Any:
-    if column.type.python_type is int:
-        if not value.isdigit():
-            raise Unprocessable(
-                _("The cursor is not one this service issued."),
-                errors=[ProblemItem(parameter="cursor", message=_("invalid cursor"))],
-            )
-        return int(value)
+def _typed(column: InstrumentedAttribute[Any], value: str | None) -> Any:
+    if value is not None and column.type.python_type is int:
+        return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
     return value

@@ -257,6 +257,41 @@ def test_lists_paginate_with_cursors(world: World, client: TestClient) -> None:
     assert_problem(client.get("/v1/centres", headers=world.admin, params={"cursor": "%%%"}), 422)
 
 
+@pytest.mark.parametrize("path", ["/v1/centres", "/v1/api-keys", "/v1/audit-log"])
+def test_a_cursor_of_the_documented_form_that_names_no_position_gives_an_empty_page(
+    world: World, client: TestClient, path: str
+) -> None:
+    # Unpadded base64url, as documented, of bytes that are no id (not UTF-8, a NUL), or of an id
+    # after every row ("x"; for the audit log a letter where its cursor is a sequence number).
+    for cursor in ("AA", "0000", "_-8", base64.urlsafe_b64encode(b"x").decode().rstrip("=")):
+        r = client.get(path, headers=world.admin, params={"cursor": cursor})
+        assert r.status_code == 200, (cursor, r.text)
+        assert r.json() == {"items": [], "next_cursor": None}, cursor
+    assert_problem(client.get(path, headers=world.admin, params={"cursor": "A"}), 422)
+
+
+def test_dates_times_and_booleans_in_bodies_are_json_strings_and_booleans(
+    world: World, client: TestClient
+) -> None:
+    """A number is not read as a Unix time, nor 0 as false (the schema says string, boolean)."""
+    assert_problem(
+        client.post("/v1/departments/mem/recover", headers=world.admin, json={"since": 0}), 422
+    )
+    assert_problem(
+        client.patch("/v1/departments/mem", headers=world.admin, json={"active": 0}), 422
+    )
+    plan = {"certificates": ["MEM-LV"], "on": 0}
+    assert_problem(client.post("/v1/plans", headers=world.centre_a, json=plan), 422)
+    assert (
+        client.post(
+            "/v1/departments/mem/recover",
+            headers=world.admin,
+            json={"since": "2026-12-15T08:00:00+08:00"},
+        ).status_code
+        == 202
+    )
+
+
 def test_health_readiness_metrics_and_docs(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.schemas import IdNumber, StrictModel, Text
 
 
 class CertificateSearch(StrictModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id_number": "440305199203150027"}]})
+
     id_number: IdNumber
 
 

@@ -1,11 +1,49 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from app.schemas import Code, Name, Score, StrictModel
+from app.schemas import Code, Name, ScoreIn, StrictModel
+
+CATALOGUE_EXAMPLE: dict[str, Any] = {
+    "sections": [
+        {
+            "code": "ELEC-THEORY",
+            "name": "电工作业安全技术理论",
+            "kind": "theory",
+            "scoring": "score",
+            "max_score": 100,
+        },
+        {
+            "code": "ELEC-PRACTICAL",
+            "name": "低压电工实际操作",
+            "kind": "practical",
+            "scoring": "score",
+            "max_score": 100,
+        },
+    ],
+    "certificates": [
+        {
+            "code": "MEM-LV",
+            "department": "mem",
+            "name": "特种作业操作证（低压电工作业）",
+            "occupation": "electrician",
+            "validity_years": 6,
+            "min_age": 18,
+            "max_age": 60,
+            "requirements": [
+                {"section": "ELEC-THEORY", "pass_score": 80},
+                {"section": "ELEC-PRACTICAL", "pass_score": 80},
+            ],
+            "resit": {"carry_days": 365, "max_resits": 1},
+        }
+    ],
+    "recognitions": [],
+    "equivalences": [],
+}
+"""A catalogue of one certificate (the reference catalogue is in app/catalogue/reference/)."""
 
 
 class SectionDoc(StrictModel):
@@ -13,12 +51,12 @@ class SectionDoc(StrictModel):
     name: Name
     kind: Literal["theory", "practical", "training"]
     scoring: Literal["score", "pass_fail"]
-    max_score: Score | None = Field(None, description="required for scored sections")
+    max_score: ScoreIn | None = Field(None, description="required for scored sections")
 
 
 class RequirementDoc(StrictModel):
     section: Code
-    pass_score: Score | None = Field(None, description="absent for pass_fail sections")
+    pass_score: ScoreIn | None = Field(None, description="absent for pass_fail sections")
 
 
 class ResitDoc(StrictModel):
@@ -58,6 +96,8 @@ class EquivalenceDoc(StrictModel):
 class CatalogueDocument(StrictModel):
     """The whole catalogue: sections, certificates with their pass marks, and the rules that
     connect certificates across departments."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [CATALOGUE_EXAMPLE]})
 
     sections: list[SectionDoc] = Field(..., max_length=1000)
     certificates: list[CertificateDoc] = Field(..., max_length=1000)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.delivery.states import AttemptOutcome, EventType
-from app.schemas import StrictModel
+from app.schemas import DateTimeIn, StrictModel
 
 
 class AttemptOut(BaseModel):
@@ -22,7 +22,11 @@ class AttemptOut(BaseModel):
 
 
 class RecoverIn(StrictModel):
-    since: AwareDatetime = Field(description="queue again the failed events created since then")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"since": "2026-12-15T08:00:00+08:00"}]}
+    )
+
+    since: DateTimeIn = Field(description="queue again the failed events created since then")
 
 
 class RecoverOut(BaseModel):

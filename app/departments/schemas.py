@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, Field, UrlConstraints
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
 
 from app.i18n import _
-from app.schemas import Code, Name, StrictModel
+from app.schemas import Code, Name, StrictBoolean, StrictModel
 
 
 def _fits_column(url: AnyHttpUrl) -> AnyHttpUrl:
@@ -15,10 +15,27 @@ def _fits_column(url: AnyHttpUrl) -> AnyHttpUrl:
     return url
 
 
-WebhookUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2000), AfterValidator(_fits_column)]
+MAX_URL_LENGTH = 1900
+"""As sent; the normalised form (a trailing ``/``, punycode) must still fit the 2000 column."""
+
+WebhookUrl = Annotated[
+    AnyHttpUrl, UrlConstraints(max_length=MAX_URL_LENGTH), AfterValidator(_fits_column)
+]
 
 
 class DepartmentCreate(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "mem",
+                    "name": "应急管理部",
+                    "webhook_url": "https://mem.example.gov.cn/oneexam/webhooks",
+                }
+            ]
+        }
+    )
+
     code: Code
     name: Name
     webhook_url: WebhookUrl | None = Field(
@@ -27,9 +44,17 @@ class DepartmentCreate(StrictModel):
 
 
 class DepartmentUpdate(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"webhook_url": "https://mem.example.gov.cn/oneexam/webhooks", "active": True}
+            ]
+        }
+    )
+
     name: Name | None = None
     webhook_url: WebhookUrl | None = Field(None, description="null makes the department pull-only")
-    active: bool | None = Field(
+    active: StrictBoolean | None = Field(
         None, description="turn the endpoint back on after a 410 (or off for maintenance)"
     )
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.delivery.schemas import AttemptOut
 from app.i18n import _
 from app.issuance.states import Decision, RequestStatus
-from app.schemas import CertificateNumber, StrictModel, Text
+from app.schemas import CertificateNumber, DateIn, StrictModel, Text
 
 __all__ = [
     "AttemptOut",
@@ -52,10 +52,44 @@ class IssuanceRequestDetail(IssuanceRequestOut):
 class DecisionIn(StrictModel):
     """``issued`` with the certificate number and dates, or ``rejected`` with a reason."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "decision": "issued",
+                    "certificate_number": "T440305199203150027",
+                    "issued_on": "2026-12-20",
+                },
+                {"decision": "rejected", "reason": "照片不符合要求"},
+            ],
+            "oneOf": [
+                {
+                    "properties": {
+                        "decision": {"const": "issued"},
+                        "certificate_number": {"type": "string"},
+                        "issued_on": {"type": "string"},
+                        "reason": {"type": "null"},
+                    },
+                    "required": ["certificate_number", "issued_on"],
+                },
+                {
+                    "properties": {
+                        "decision": {"const": "rejected"},
+                        "reason": {"type": "string"},
+                        "certificate_number": {"type": "null"},
+                        "issued_on": {"type": "null"},
+                        "valid_until": {"type": "null"},
+                    },
+                    "required": ["reason"],
+                },
+            ],
+        }
+    )
+
     decision: Decision
     certificate_number: CertificateNumber | None = None
-    issued_on: date | None = None
-    valid_until: date | None = Field(
+    issued_on: DateIn | None = None
+    valid_until: DateIn | None = Field(
         None, description="default: issued_on plus the certificate's validity; none if lifelong"
     )
     reason: Text | None = None
@@ -67,8 +101,6 @@ class DecisionIn(StrictModel):
                 raise ValueError(_("an issued decision needs certificate_number and issued_on"))
             if self.reason is not None:
                 raise ValueError(_("an issued decision has no reason"))
-            if self.valid_until is not None and self.valid_until < self.issued_on:
-                raise ValueError(_("valid_until is before issued_on"))
         else:
             if self.reason is None:
                 raise ValueError(_("a rejection needs a reason"))

@@ -149,9 +149,17 @@ def decide(
 
 
 def _check_validity(data: DecisionIn, certificate: rules.Certificate) -> None:
-    """``valid_until`` may not be later than ``issued_on`` + the certificate's validity."""
+    """``valid_until`` may not be before ``issued_on``, nor later than ``issued_on`` + the
+    certificate's validity."""
     if data.valid_until is None or data.issued_on is None:
         return
+    if data.valid_until < data.issued_on:
+        raise Unprocessable(
+            _("valid_until is before issued_on"),
+            errors=[
+                ProblemItem(pointer="/valid_until", message=_("valid_until is before issued_on"))
+            ],
+        )
     limit = certificate.valid_until(data.issued_on)
     if limit is not None and data.valid_until > limit:
         raise Unprocessable(

@@ -3,13 +3,31 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.i18n import _
 from app.schemas import Code, Name, StrictModel
 
 
 class ApiKeyCreate(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"role": "centre", "subject": "BJ01", "label": "北京考点报名系统"}],
+            "description": "An admin key has no subject; a centre or department key names its "
+            "centre or department code.",
+            "oneOf": [
+                {"properties": {"role": {"const": "admin"}, "subject": {"type": "null"}}},
+                {
+                    "properties": {
+                        "role": {"enum": ["centre", "department"]},
+                        "subject": {"type": "string"},
+                    },
+                    "required": ["subject"],
+                },
+            ],
+        }
+    )
+
     role: Literal["admin", "centre", "department"]
     subject: Code | None = Field(
         None, description="the centre code (role centre) or department code (role department)"

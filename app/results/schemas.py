@@ -4,7 +4,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, WithJsonSchema, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from app.i18n import _, translate
 from app.results.states import OutcomeStatus
@@ -29,8 +29,31 @@ if TYPE_CHECKING:
 MAX_RESULT_BATCH = 5000
 RegistrationId = Identifier
 
+ONE_VALUE: dict[str, Any] = {
+    "oneOf": [
+        {
+            "required": ["score"],
+            "properties": {"score": {"type": "number"}, "passed": {"type": "null"}},
+        },
+        {
+            "required": ["passed"],
+            "properties": {"passed": {"type": "boolean"}, "score": {"type": "null"}},
+        },
+    ]
+}
+"""The JSON Schema of "exactly one of score or passed"."""
+
 
 class ResultIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            **ONE_VALUE,
+            "examples": [
+                {"registration_id": "reg_01JF3Z6W7K2M4N8P0Q", "section": "ELEC-THEORY", "score": 75}
+            ],
+        }
+    )
+
     registration_id: RegistrationId
     section: Code
     score: ScoreIn | None = Field(
@@ -48,6 +71,27 @@ class ResultIn(StrictModel):
 
 
 class ResultBatch(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "results": [
+                        {
+                            "registration_id": "reg_01JF3Z6W7K2M4N8P0Q",
+                            "section": "ELEC-THEORY",
+                            "score": 75,
+                        },
+                        {
+                            "registration_id": "reg_01JF3Z6W7K2M4N8P0Q",
+                            "section": "ELEC-TRAINING",
+                            "passed": True,
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+
     results: Annotated[
         list[ResultIn],
         Field(max_length=MAX_RESULT_BATCH),
@@ -68,6 +112,13 @@ class RecordSummary(BaseModel):
 
 
 class AmendmentIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            **ONE_VALUE,
+            "examples": [{"score": 82, "reason": "复核：第 37 题评分有误"}],
+        }
+    )
+
     score: ScoreIn | None = None
     passed: StrictBoolean | None = None
     reason: Text
@@ -164,6 +215,10 @@ class OutcomeOut(BaseModel):
 
 
 class AbsenceIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"sections": ["ELEC-PRACTICAL"], "reason": "因病缺考实操"}]}
+    )
+
     sections: list[Code] | None = Field(
         None,
         description="absent from these sections only; without it, absent from the whole sitting",
@@ -216,6 +271,8 @@ class RegistrationDetail(RegistrationAbsences):
 
 
 class FinaliseIn(StrictModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"certificates": ["MEM-LV"]}]})
+
     certificates: list[Code] | None = Field(
         None, description="release only these certificates of the session; without it, all"
     )

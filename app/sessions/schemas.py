@@ -4,7 +4,6 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -15,6 +14,8 @@ from app.errors import Problem
 from app.schemas import (
     CertificateNumber,
     Code,
+    DateIn,
+    DateTimeIn,
     IdNumber,
     Label,
     Name,
@@ -27,14 +28,20 @@ from app.sessions.states import RegistrationStatus, SessionStatus
 
 MAX_REGISTRATION_BATCH = 1000
 
+REGISTRATION_EXAMPLE: dict[str, Any] = {
+    "candidate": {"id_number": "440305199203150027", "name": "李娜"},
+    "targets": ["MEM-LV", "MOHURD-ELEC", "MOHRSS-ELEC-L5"],
+    "held": [],
+}
+
 
 class HeldIn(StrictModel):
     certificate: Code
     number: CertificateNumber
-    valid_until: date | None = Field(
+    valid_until: DateIn | None = Field(
         None, description="last valid day; not later than issued_on + the catalogue's validity"
     )
-    issued_on: date | None = Field(
+    issued_on: DateIn | None = Field(
         None,
         description=(
             "the day it was issued: valid for the catalogue's validity_years from then; a "
@@ -49,6 +56,8 @@ class CandidateIn(StrictModel):
 
 
 class RegistrationCreate(StrictModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [REGISTRATION_EXAMPLE]})
+
     candidate: CandidateIn
     targets: list[Code] = Field(..., min_length=1, max_length=20)
     held: list[HeldIn] = Field(default_factory=list, max_length=50)
@@ -87,13 +96,26 @@ class Withdrawal(StrictModel):
 
 
 class RegistrationBatch(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"registrations": [REGISTRATION_EXAMPLE]}]}
+    )
+
     registrations: Annotated[
         list[dict[str, Any]],
         Field(max_length=MAX_REGISTRATION_BATCH),
         WithJsonSchema(
             {
                 "type": "array",
-                "items": {"$ref": "#/components/schemas/RegistrationCreate"},
+                "items": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/RegistrationCreate"},
+                        {"type": "object"},
+                    ],
+                    "description": (
+                        "a RegistrationCreate; a row that is not one is answered in its own "
+                        "item with status 422, and the other rows go ahead"
+                    ),
+                },
                 "maxItems": MAX_REGISTRATION_BATCH,
                 "description": (
                     f"up to {MAX_REGISTRATION_BATCH} rows (more is 413); each row is checked "
@@ -105,9 +127,23 @@ class RegistrationBatch(StrictModel):
 
 
 class SessionCreate(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "certificates": ["MEM-LV", "MOHURD-ELEC", "MOHRSS-ELEC-L5"],
+                    "starts_at": "2026-12-15T09:00:00+08:00",
+                    "ends_at": "2026-12-15T17:00:00+08:00",
+                    "capacity": 40,
+                    "venue": "实操考场一",
+                }
+            ]
+        }
+    )
+
     certificates: list[Code] = Field(..., min_length=1, max_length=50)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: DateTimeIn
+    ends_at: DateTimeIn
     capacity: int = Field(..., ge=1, le=100_000)
     venue: Label | None = None
     centre: Code | None = Field(None, description="admin only: the centre the session belongs to")
@@ -224,12 +260,29 @@ class BatchOut(BaseModel):
 
 
 class PlanRequest(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "certificates": ["MOHURD-ELEC", "MOHRSS-ELEC-L4"],
+                    "held": [
+                        {
+                            "certificate": "MEM-LV",
+                            "number": "T110105199005170011",
+                            "valid_until": "2031-06-30",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     certificates: list[Code] = Field(..., min_length=1, max_length=20)
     held: list[HeldIn] = Field(default_factory=list, max_length=50)
     id_number: IdNumber | None = Field(
         None, description="checks age, and counts the person's verified certificates as held"
     )
-    on: date | None = Field(None, description="the day to plan for; default today")
+    on: DateIn | None = Field(None, description="the day to plan for; default today")
 
 
 class TargetOut(BaseModel):
