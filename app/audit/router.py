@@ -14,7 +14,7 @@ from app.pagination import Page, Paging
 router = APIRouter(prefix="/v1/audit-log", tags=["audit"], responses=problem_responses(401, 403))
 
 
-@router.get("", response_model=Page[AuditEntryOut])
+@router.get("", summary="List audit log entries", response_model=Page[AuditEntryOut])
 def list_audit_entries(
     database: DatabaseDep,
     _admin: Admin,
@@ -28,7 +28,9 @@ def list_audit_entries(
     return Page(items=items, next_cursor=cursor)
 
 
-@router.get("/verification", response_model=VerificationOut)
+@router.get(
+    "/verification", summary="Verify the audit log's hash chain", response_model=VerificationOut
+)
 def verify_audit_log(database: DatabaseDep, _admin: Admin) -> VerificationOut:
     """Recompute the hash chain and report the first entry that does not hold."""
     with database.read() as db:

@@ -51,6 +51,7 @@ def certificate_out(
 
 @router.post(
     "/v1/candidate-certificates:search",
+    summary="Find a person's certificates by ID number",
     response_model=Page[CandidateCertificateOut],
     responses=problem_responses(422, 429),
 )

@@ -27,7 +27,11 @@ def version_out(row: CatalogueVersion) -> CatalogueVersionOut:
 
 
 @router.put(
-    "", status_code=201, response_model=CatalogueVersionOut, responses=problem_responses(409, 422)
+    "",
+    summary="Publish a new catalogue version",
+    status_code=201,
+    response_model=CatalogueVersionOut,
+    responses=problem_responses(409, 422),
 )
 def put_catalogue(
     document: CatalogueDocument, database: DatabaseDep, admin: Admin
@@ -38,7 +42,12 @@ def put_catalogue(
         return version_out(service.put(db=db, document=document, actor=admin.actor))
 
 
-@router.get("", response_model=CatalogueVersionOut, responses=problem_responses(404))
+@router.get(
+    "",
+    summary="Read the catalogue in force",
+    response_model=CatalogueVersionOut,
+    responses=problem_responses(404),
+)
 def get_latest_catalogue(database: DatabaseDep, _principal: AnyRole) -> CatalogueVersionOut:
     """The catalogue version in force (the latest)."""
     with database.read() as db:
@@ -46,7 +55,10 @@ def get_latest_catalogue(database: DatabaseDep, _principal: AnyRole) -> Catalogu
 
 
 @router.get(
-    "/versions/{version}", response_model=CatalogueVersionOut, responses=problem_responses(404)
+    "/versions/{version}",
+    summary="Read an earlier catalogue version",
+    response_model=CatalogueVersionOut,
+    responses=problem_responses(404),
 )
 def get_catalogue_version(
     database: DatabaseDep, _principal: AnyRole, version: int = Path(ge=1, le=2**31 - 1)

@@ -14,7 +14,13 @@ from app.schemas import CodePath
 router = APIRouter(prefix="/v1/centres", tags=["centres"], responses=problem_responses(401, 403))
 
 
-@router.post("", status_code=201, response_model=CentreOut, responses=problem_responses(409, 422))
+@router.post(
+    "",
+    summary="Register an exam centre",
+    status_code=201,
+    response_model=CentreOut,
+    responses=problem_responses(409, 422),
+)
 def create_centre(
     data: CentreCreate, database: DatabaseDep, settings: SettingsDep, _admin: Admin
 ) -> CentreOut:
@@ -24,15 +30,21 @@ def create_centre(
         return CentreOut.model_validate(centre, from_attributes=True)
 
 
-@router.get("", response_model=Page[CentreOut])
+@router.get("", summary="List exam centres", response_model=Page[CentreOut])
 def list_centres(database: DatabaseDep, _admin: Admin, page: Paging) -> Page[CentreOut]:
+    """Every exam centre, in the order they were registered (admin only)."""
     with database.read() as db:
         rows, cursor = service.list_centres(db=db, page=page)
         items = [CentreOut.model_validate(c, from_attributes=True) for c in rows]
     return Page(items=items, next_cursor=cursor)
 
 
-@router.get("/{code}", response_model=CentreOut, responses=problem_responses(404))
+@router.get(
+    "/{code}",
+    summary="Read an exam centre",
+    response_model=CentreOut,
+    responses=problem_responses(404),
+)
 def get_centre(code: CodePath, database: DatabaseDep, principal: AnyRole) -> CentreOut:
     """An admin sees any centre; a centre key sees its own."""
     if not (principal.is_admin or principal.is_centre(code)):

@@ -16,6 +16,7 @@ router = APIRouter(tags=["delivery"], responses=problem_responses(401, 403))
 
 @router.post(
     "/v1/departments/{code}/recover",
+    summary="Queue a department's failed events again",
     status_code=202,
     response_model=RecoverOut,
     responses=problem_responses(404, 422),

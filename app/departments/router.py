@@ -44,7 +44,11 @@ def department_out(department: Department) -> DepartmentOut:
 
 
 @router.post(
-    "", status_code=201, response_model=DepartmentCreated, responses=problem_responses(409, 422)
+    "",
+    summary="Register an issuing department",
+    status_code=201,
+    response_model=DepartmentCreated,
+    responses=problem_responses(409, 422),
 )
 def create_department(
     data: DepartmentCreate,
@@ -67,14 +71,20 @@ def create_department(
     return DepartmentCreated(**out.model_dump(), signing_secret=secret)
 
 
-@router.get("", response_model=Page[DepartmentOut])
+@router.get("", summary="List departments", response_model=Page[DepartmentOut])
 def list_departments(database: DatabaseDep, _admin: Admin, page: Paging) -> Page[DepartmentOut]:
+    """Every issuing department with its webhook state and signing secrets (without their values)."""
     with database.read() as db:
         rows, cursor = service.list_departments(db=db, page=page)
         return Page(items=[department_out(d) for d in rows], next_cursor=cursor)
 
 
-@router.get("/{code}", response_model=DepartmentOut, responses=problem_responses(404))
+@router.get(
+    "/{code}",
+    summary="Read a department",
+    response_model=DepartmentOut,
+    responses=problem_responses(404),
+)
 def get_department(code: CodePath, database: DatabaseDep, principal: AnyRole) -> DepartmentOut:
     """An admin sees any department; a department key sees its own."""
     if not (principal.is_admin or principal.is_department(code)):
@@ -83,7 +93,12 @@ def get_department(code: CodePath, database: DatabaseDep, principal: AnyRole) ->
         return department_out(service.get(db=db, code=code))
 
 
-@router.patch("/{code}", response_model=DepartmentOut, responses=problem_responses(404, 422))
+@router.patch(
+    "/{code}",
+    summary="Change a department's name or webhook",
+    response_model=DepartmentOut,
+    responses=problem_responses(404, 422),
+)
 def update_department(
     code: CodePath,
     data: DepartmentUpdate,
@@ -105,6 +120,7 @@ def update_department(
 
 @router.post(
     "/{code}/secret-rotations",
+    summary="Rotate a department's signing secret",
     status_code=201,
     response_model=SecretRotated,
     responses=problem_responses(404),

@@ -46,7 +46,7 @@ def request_out(r: IssuanceRequest, payload: dict[str, Any]) -> IssuanceRequestO
     )
 
 
-@router.get("", response_model=Page[IssuanceRequestOut])
+@router.get("", summary="List issuance requests", response_model=Page[IssuanceRequestOut])
 def list_issuance_requests(
     database: DatabaseDep,
     outbox: OutboxDep,
@@ -73,7 +73,12 @@ def list_issuance_requests(
         )
 
 
-@router.get("/{request_id}", response_model=IssuanceRequestDetail, responses=problem_responses(404))
+@router.get(
+    "/{request_id}",
+    summary="Read an issuance request",
+    response_model=IssuanceRequestDetail,
+    responses=problem_responses(404),
+)
 def get_issuance_request(
     request_id: IdPath, database: DatabaseDep, outbox: OutboxDep, principal: AnyRole
 ) -> IssuanceRequestDetail:
@@ -123,6 +128,7 @@ def request_detail(
 
 @router.post(
     "/{request_id}/decision",
+    summary="Decide an issuance request (issued or rejected)",
     response_model=IssuanceRequestDetail,
     responses=problem_responses(404, 409, 422),
 )
@@ -145,6 +151,7 @@ def decide(
 
 @router.post(
     "/{request_id}/redeliver",
+    summary="Deliver an issuance request again",
     status_code=202,
     response_model=IssuanceRequestDetail,
     responses=problem_responses(404, 409),

@@ -13,7 +13,13 @@ from app.schemas import IdPath
 router = APIRouter(prefix="/v1/api-keys", tags=["api keys"], responses=problem_responses(401, 403))
 
 
-@router.post("", status_code=201, response_model=ApiKeyCreated, responses=problem_responses(422))
+@router.post(
+    "",
+    summary="Create an API key",
+    status_code=201,
+    response_model=ApiKeyCreated,
+    responses=problem_responses(422),
+)
 def create_api_key(data: ApiKeyCreate, database: DatabaseDep, admin: Admin) -> ApiKeyCreated:
     """Create a key for an admin, a centre or a department. The key is shown only here."""
     with database.write() as db:
@@ -22,7 +28,7 @@ def create_api_key(data: ApiKeyCreate, database: DatabaseDep, admin: Admin) -> A
     return ApiKeyCreated(**out.model_dump(), key=key)
 
 
-@router.get("", response_model=Page[ApiKeyOut])
+@router.get("", summary="List API keys", response_model=Page[ApiKeyOut])
 def list_api_keys(database: DatabaseDep, _admin: Admin, page: Paging) -> Page[ApiKeyOut]:
     """Every key, without the key itself (only its hash is stored)."""
     with database.read() as db:
@@ -31,7 +37,9 @@ def list_api_keys(database: DatabaseDep, _admin: Admin, page: Paging) -> Page[Ap
     return Page(items=items, next_cursor=cursor)
 
 
-@router.delete("/{key_id}", status_code=204, responses=problem_responses(404))
+@router.delete(
+    "/{key_id}", summary="Revoke an API key", status_code=204, responses=problem_responses(404)
+)
 def revoke_api_key(key_id: IdPath, database: DatabaseDep, admin: Admin) -> Response:
     """Revoke a key (the bootstrap admin key too); it stops working at once."""
     with database.write() as db:

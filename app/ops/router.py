@@ -23,13 +23,18 @@ class Readiness(BaseModel):
     expected_migration: str | None
 
 
-@router.get("/healthz", response_model=Health)
+@router.get("/healthz", summary="Is the process up?", response_model=Health)
 def healthz() -> Health:
-    """The process is up."""
+    """The process is up and answering; it does not look at the database (that is /readyz)."""
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+@router.get(
+    "/readyz",
+    summary="Is the service ready (database reachable and migrated)?",
+    response_model=Readiness,
+    responses={503: {"model": Readiness}},
+)
 def readyz(request: Request) -> JSONResponse:
     """The database is reachable and migrated to the revision this code expects."""
     database = request.app.state.database
@@ -57,6 +62,7 @@ def readyz(request: Request) -> JSONResponse:
 
 @router.get(
     "/metrics",
+    summary="Prometheus metrics",
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )

@@ -38,6 +38,7 @@ router = APIRouter(tags=["results and outcomes"], responses=problem_responses(40
 
 @router.post(
     "/v1/sessions/{session_id}/results",
+    summary="Record results",
     response_model=RecordSummary,
     responses=problem_responses(409, 413, 422),
     dependencies=[batch_cap("results", MAX_RESULT_BATCH, _("result rows"))],
@@ -62,6 +63,7 @@ def record_results(
 
 @router.post(
     "/v1/registrations/{registration_id}/results/{section}/amendments",
+    summary="Amend a recorded result",
     status_code=201,
     response_model=AmendmentOut,
     responses=problem_responses(409, 422),
@@ -91,6 +93,7 @@ def amend_result(
 
 @router.post(
     "/v1/registrations/{registration_id}/absence",
+    summary="Mark a candidate absent",
     response_model=RegistrationAbsences,
     responses=problem_responses(404, 409, 422),
 )
@@ -113,6 +116,7 @@ def mark_absent(
 
 @router.post(
     "/v1/sessions/{session_id}/finalise",
+    summary="Finalise (release) certificates of a session",
     response_model=FinaliseSummary,
     responses=problem_responses(409, 422),
 )
@@ -142,6 +146,7 @@ def finalise_session(
 
 @router.get(
     "/v1/sessions/{session_id}/outcomes",
+    summary="List a session's outcomes",
     response_model=Page[OutcomeOut],
     responses=exports.responses("the outcomes (also CSV or xlsx, by Accept)"),
 )
@@ -152,6 +157,9 @@ def list_outcomes(
     page: Paging,
     export: exports.ExportDep,
 ) -> Page[OutcomeOut] | Response:
+    """Per candidate and certificate: qualified, not qualified (with the sections missed at that
+    certificate's marks), absent or pending. ``Accept: text/csv`` or the xlsx media type gives
+    every page as a file for Excel, ID numbers masked."""
     with database.read() as db:
         if export:
             every = exports.every_page(
@@ -166,7 +174,11 @@ def list_outcomes(
         return Page(items=[outcome_out(o) for o in rows], next_cursor=cursor)
 
 
-@router.get("/v1/registrations/{registration_id}", response_model=RegistrationDetail)
+@router.get(
+    "/v1/registrations/{registration_id}",
+    summary="Read a registration with its results and outcomes",
+    response_model=RegistrationDetail,
+)
 def get_registration(
     registration_id: IdPath, database: DatabaseDep, principal: AdminOrCentre
 ) -> RegistrationDetail:

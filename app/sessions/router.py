@@ -39,7 +39,11 @@ router = APIRouter(tags=["sessions and registrations"], responses=problem_respon
 
 
 @router.post(
-    "/v1/sessions", status_code=201, response_model=SessionOut, responses=problem_responses(422)
+    "/v1/sessions",
+    summary="Schedule a combined session",
+    status_code=201,
+    response_model=SessionOut,
+    responses=problem_responses(422),
 )
 def schedule_session(
     data: SessionCreate, database: DatabaseDep, principal: AdminOrCentre
@@ -51,7 +55,7 @@ def schedule_session(
         return service.sessions_out(db=db, sessions=[session])[0]
 
 
-@router.get("/v1/sessions", response_model=Page[SessionOut])
+@router.get("/v1/sessions", summary="List sessions", response_model=Page[SessionOut])
 def list_sessions(
     database: DatabaseDep,
     principal: AdminOrCentre,
@@ -68,9 +72,13 @@ def list_sessions(
 
 
 @router.get(
-    "/v1/sessions/{session_id}", response_model=SessionOut, responses=problem_responses(404)
+    "/v1/sessions/{session_id}",
+    summary="Read a session",
+    response_model=SessionOut,
+    responses=problem_responses(404),
 )
 def get_session(session_id: IdPath, database: DatabaseDep, principal: AdminOrCentre) -> SessionOut:
+    """One session: its certificates and sections, times in the centre's offset, capacity and status."""
     with database.read() as db:
         session = service.get_for(db=db, session_id=session_id, principal=principal)
         return service.sessions_out(db=db, sessions=[session])[0]
@@ -78,6 +86,7 @@ def get_session(session_id: IdPath, database: DatabaseDep, principal: AdminOrCen
 
 @router.post(
     "/v1/sessions/{session_id}/cancel",
+    summary="Cancel a session",
     response_model=SessionOut,
     responses=problem_responses(404, 409),
 )
@@ -92,6 +101,7 @@ def cancel_session(
 
 @router.post(
     "/v1/sessions/{session_id}/registrations",
+    summary="Register a candidate",
     status_code=201,
     response_model=RegistrationOut,
     responses=problem_responses(404, 409, 422),
@@ -125,6 +135,7 @@ def register_candidate(
 
 @router.post(
     "/v1/sessions/{session_id}/registrations:batch",
+    summary="Register up to 1,000 candidates",
     response_model=BatchOut,
     responses=problem_responses(404, 413, 422),
     dependencies=[batch_cap("registrations", MAX_REGISTRATION_BATCH, _("registrations"))],
@@ -161,6 +172,7 @@ def register_batch(
 
 @router.get(
     "/v1/sessions/{session_id}/registrations",
+    summary="List a session's registrations",
     response_model=Page[RegistrationOut],
     responses={
         **problem_responses(404),
@@ -175,6 +187,8 @@ def list_registrations(
     status: Annotated[RegistrationStatus | None, Query()] = None,
     export: exports.ExportDep = None,
 ) -> Page[RegistrationOut] | Response:
+    """The session's registrations with their plans (sections to sit, exemptions and their basis).
+    ``Accept: text/csv`` or the xlsx media type gives every page as a file, ID numbers masked."""
     with database.read() as db:
         if export:
             rows = exports.every_page(
@@ -195,6 +209,7 @@ def list_registrations(
 
 @router.patch(
     "/v1/registrations/{registration_id}",
+    summary="Change a registration's targets or declared certificates",
     response_model=RegistrationOut,
     responses=problem_responses(404, 409, 422),
 )
@@ -220,6 +235,7 @@ def change_registration(
 
 @router.post(
     "/v1/registrations/{registration_id}/withdraw",
+    summary="Withdraw a registration",
     response_model=RegistrationOut,
     responses=problem_responses(404, 409, 422),
 )
@@ -240,7 +256,12 @@ def withdraw_registration(
         return registrations.registration_out(registration)
 
 
-@router.post("/v1/plans", response_model=PlanOut, responses=problem_responses(422))
+@router.post(
+    "/v1/plans",
+    summary="Work out a plan without registering",
+    response_model=PlanOut,
+    responses=problem_responses(422),
+)
 def make_plan(
     data: PlanRequest,
     vault: VaultDep,
