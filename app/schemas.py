@@ -101,16 +101,13 @@ def _spelled_out(ranges: list[tuple[int, int]]) -> str:
 @cache
 def _classes() -> dict[str, str]:
     """Regex character class bodies, from the Unicode database the validators read: what
-    :func:`no_control_characters` refuses (``refused``), what ``str.strip()`` removes less those
-    (``space``), and what :func:`has_a_letter` looks for (``letter``: category L)."""
-    found: dict[str, list[tuple[int, int]]] = {"refused": [], "space": [], "letter": []}
+    :func:`no_control_characters` refuses (``refused``), and what ``str.strip()`` removes less
+    those (``space``)."""
+    found: dict[str, list[tuple[int, int]]] = {"refused": [], "space": []}
     for cp in range(sys.maxunicode + 1):
         ch = chr(cp)
-        category = unicodedata.category(ch)
-        if category in ("Cc", "Cf"):
+        if unicodedata.category(ch) in ("Cc", "Cf"):
             kind = "refused"
-        elif category[0] == "L":
-            kind = "letter"
         elif ch.isspace():
             kind = "space"
         else:
@@ -123,8 +120,12 @@ def _classes() -> dict[str, str]:
     return {kind: _spelled_out(ranges) for kind, ranges in found.items()}
 
 
+LETTER_FORMAT = "has-letter"
+"""The JSON Schema ``format`` of a text that needs a letter (Unicode category L): spelled out,
+the class of every letter is 648 ranges, too long a pattern for people and for generators."""
+
 TEXTS: dict[str, tuple[int, bool, str]] = {
-    "Name": (200, True, "A name or title: at least one letter."),
+    "Name": (200, True, "A name or title: at least one letter (format has-letter)."),
     "Label": (200, False, "A short label (a venue, a region): not only spaces."),
     "Text": (2000, False, "Free text such as a reason: not only spaces."),
     "ShortText": (64, False, "A short text such as a certificate number: not only spaces."),
@@ -132,29 +133,29 @@ TEXTS: dict[str, tuple[int, bool, str]] = {
 """The kinds of text a request carries: kind -> (max length, needs a letter, description)."""
 
 
-def text_pattern(kind: str) -> str:
-    """The JSON Schema ``pattern`` equal to the validators of that kind of text. The classes are
-    spelled out (no ``\\p{…}``) so that every regex engine, and Schemathesis, reads them alike."""
+def text_pattern() -> str:
+    """The JSON Schema ``pattern`` of every kind of text, equal to its validators: no control,
+    zero-width or direction-control characters, and not only spaces. The classes are spelled
+    out (no ``\\p{…}``) so that every regex engine, and Schemathesis, reads them alike."""
     classes = _classes()
     allowed = f"[^{classes['refused']}]*"
-    letter = TEXTS[kind][1]
-    needed = f"[{classes['letter']}]" if letter else f"[^{classes['refused']}{classes['space']}]"
-    return f"^{allowed}{needed}{allowed}$"
+    return f"^{allowed}[^{classes['refused']}{classes['space']}]{allowed}$"
 
 
 def text_schemas() -> dict[str, dict[str, Any]]:
     """The components the kinds of text refer to, for the OpenAPI document."""
-    return {
-        kind: {
+    schemas: dict[str, dict[str, Any]] = {}
+    for kind, (max_length, letter, text) in TEXTS.items():
+        schemas[kind] = {
             "type": "string",
             "minLength": 1,
             "maxLength": max_length,
-            "pattern": text_pattern(kind),
+            "pattern": text_pattern(),
+            **({"format": LETTER_FORMAT} if letter else {}),
             "description": f"{text} No control, zero-width or direction-control characters "
             "(Unicode Cc, Cf); surrounding spaces are removed.",
         }
-        for kind, (max_length, _, text) in TEXTS.items()
-    }
+    return schemas
 
 
 TEXT_MARK = "x-text-kind"
@@ -196,7 +197,7 @@ def _text(kind: str, *checks: Any) -> tuple[Any, ...]:
     )
 
 
-Name = Annotated[str, *_text("Name", has_a_letter)]
+Name = Annotated[str, *_text("Name", not_blank, has_a_letter)]
 """A human name or title, with at least one letter; Chinese text round-trips unchanged. The
 limits apply to the text as sent; surrounding spaces are then removed (as for every text)."""
 

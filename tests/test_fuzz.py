@@ -10,8 +10,11 @@ can state (an unknown certificate, a target the session does not offer, an ineli
 candidate, ``ends_at`` after ``starts_at``), and 413 counts as refusing a batch over its
 documented ``maxItems`` (the contract's answer).
 
-Bounded for a 2-core machine: a fixed seed, at most ``MAX_EXAMPLES`` cases per operation in
-each of the examples, coverage and fuzzing phases, one worker; about 40-60 s per role.
+Each role is fuzzed on the operations it may call (the role matrix in tests/test_role_matrix.py
+proves the others answer 401/403 whatever the request). Bounded for a 2-core machine: a fixed
+seed, at most ``MAX_EXAMPLES`` cases per operation in the fuzzing phase (the examples and
+coverage phases are deterministic), one worker: about 2,600 requests as admin, 1,500 as a
+centre and 540 as a department, 50 s, 40 s and 18 s on a loaded 2-core machine.
 """
 
 from __future__ import annotations
@@ -144,7 +147,6 @@ def test_fuzzing_the_live_api_with_every_check_finds_nothing(
         env=env,
         cwd=tmp_path,  # Schemathesis keeps a cache in its working directory
     )
-    Path(f"/tmp/sch/out-{role}.txt").write_text(done.stdout + done.stderr)
     assert report.exists(), done.stdout[-5000:] + done.stderr[-5000:]
     data = json.loads(report.read_text())
     assert data["complete"] and data["operations"]["tested"] == data["operations"]["selected"]

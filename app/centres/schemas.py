@@ -46,8 +46,6 @@ TimeZoneName = Annotated[
         {
             "type": "string",
             "format": TIME_ZONE_FORMAT,
-            "minLength": 1,
-            "maxLength": 64,
             "description": "an IANA time zone name known to the service's tz database",
             "examples": ["Asia/Shanghai", "Asia/Urumqi"],
         }
