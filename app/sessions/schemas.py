@@ -92,6 +92,8 @@ class RegistrationChange(StrictModel):
 class Withdrawal(StrictModel):
     """``POST /v1/registrations/{id}/withdraw``."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "考生申请退考"}]})
+
     reason: Text = Field(description="why the candidate withdraws", examples=["考生申请退考"])
 
 
