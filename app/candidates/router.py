@@ -77,6 +77,7 @@ def search_certificates(
 
 @router.post(
     "/v1/candidate-certificates/{certificate_id}/revocation",
+    summary="Revoke an issued certificate",
     response_model=CandidateCertificateOut,
     responses=problem_responses(404, 409, 422),
 )

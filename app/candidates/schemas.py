@@ -46,6 +46,10 @@ class CandidateCertificateOut(BaseModel):
 
 
 class RevocationIn(StrictModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "证书持有人隐瞒事故责任，依法撤销"}]}
+    )
+
     reason: Text = Field(
         description="why the certificate is revoked; revoking again with the same reason "
         "changes nothing, with another reason is 409 already-revoked",
