@@ -69,10 +69,11 @@ def claim(db: Session, *, session_id: str, wanted: Sequence[Wanted]) -> dict[str
         key=lambda v: (v["candidate_id"], v["certificate"]),  # one lock order for every writer
     )
     insert = sqlite_insert if db.get_bind().dialect.name == "sqlite" else postgresql_insert
+    table: sa.Table = RegistrationClaim.__table__  # type: ignore[assignment]  # Core: no ORM per row
     stmt = (
-        insert(RegistrationClaim)
+        insert(table)
         .on_conflict_do_nothing(index_elements=["candidate_id", "certificate"])
-        .returning(RegistrationClaim.registration_id, RegistrationClaim.certificate)
+        .returning(table.c.registration_id, table.c.certificate)
         .execution_options(insertmanyvalues_page_size=PAGE)
     )
     won: set[tuple[str, str]] = set()
