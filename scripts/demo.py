@@ -625,7 +625,8 @@ def show_paths(
                 f"  exempt: {e['section']} for {e['target']} (basis {e['basis']['certificate']} {e['basis']['number']})"
             )
         for i in detail["ignored_held"]:
-            console.print(f"  ignored: {i['certificate']} {i['number']} ({i['reason']})")
+            why = f"{i['reason']['code']}: {i['reason']['message']}"
+            console.print(f"  ignored: {i['certificate']} {i['number']} ({why})")
 
 
 if __name__ == "__main__":
