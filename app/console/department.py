@@ -101,6 +101,28 @@ def request_page(
     return _detail(request, person, database, outbox, request_id)
 
 
+def _refused(
+    request: Request,
+    person: Person,
+    database: DatabaseDep,
+    outbox: Outbox,
+    request_id: str,
+    refusal: AppError,
+    **form: Any,
+) -> Response:
+    """The request's page again, with what was refused marked and the form as it was sent."""
+    return _detail(
+        request,
+        person,
+        database,
+        outbox,
+        request_id,
+        status=refusal.status,
+        problem=forms.problem_lines(refusal),
+        **form,
+    )
+
+
 @router.post("/requests/{request_id}/decision", response_class=HTMLResponse)
 def decide(
     request: Request,
@@ -130,28 +152,10 @@ def decide(
                 db=db, outbox=outbox, principal=principal, request_id=request_id, data=data
             )
     except ValidationError as exc:
-        problem = forms.invalid(exc, _("The decision is not complete."))
-        return _detail(
-            request,
-            person,
-            database,
-            outbox,
-            request_id,
-            status=422,
-            problem=forms.problem_lines(problem),
-            form=form,
-        )
+        refusal = forms.invalid(exc, _("The decision is not complete."))
+        return _refused(request, person, database, outbox, request_id, refusal, form=form)
     except AppError as exc:
-        return _detail(
-            request,
-            person,
-            database,
-            outbox,
-            request_id,
-            status=exc.status,
-            problem=forms.problem_lines(exc),
-            form=form,
-        )
+        return _refused(request, person, database, outbox, request_id, exc, form=form)
     return see_other(f"/console/requests/{request_id}?notice=decided")
 
 
@@ -177,26 +181,8 @@ def revoke(
                 raise Conflict(_("Only an issued certificate can be revoked."))
             revocation.revoke(db, principal=principal, certificate_id=issued.id, reason=data.reason)
     except ValidationError as exc:
-        problem = forms.invalid(exc, _("Give the reason for the revocation."))
-        return _detail(
-            request,
-            person,
-            database,
-            outbox,
-            request_id,
-            status=422,
-            problem=forms.problem_lines(problem),
-            revoke_form=form,
-        )
+        refusal = forms.invalid(exc, _("Give the reason for the revocation."))
+        return _refused(request, person, database, outbox, request_id, refusal, revoke_form=form)
     except AppError as exc:
-        return _detail(
-            request,
-            person,
-            database,
-            outbox,
-            request_id,
-            status=exc.status,
-            problem=forms.problem_lines(exc),
-            revoke_form=form,
-        )
+        return _refused(request, person, database, outbox, request_id, exc, revoke_form=form)
     return see_other(f"/console/requests/{request_id}?notice=revoked")
