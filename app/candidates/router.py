@@ -18,6 +18,7 @@ from app.deps import DatabaseDep, LookupLimiterDep, SettingsDep, VaultDep
 from app.errors import problem_responses
 from app.pagination import Page
 from app.rules import mask_certificate_number
+from app.rules.record import certificate_status
 from app.schemas import IdPath
 
 router = APIRouter(tags=["candidates"], responses=problem_responses(401, 403))
@@ -42,9 +43,7 @@ def certificate_out(
         issued_on=c.issued_on,
         valid_until=c.valid_until,
         issuance_request_id=c.issuance_request_id,
-        status="revoked"
-        if revoked
-        else ("expired" if c.valid_until and c.valid_until < today else "valid"),
+        status=certificate_status(c.valid_until, revoked is not None, today),
         revoked=revoked,
     )
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.rules.record import CertificateStatus
 from app.schemas import IdNumber, StrictModel, Text
 
 
@@ -36,7 +36,7 @@ class CandidateCertificateOut(BaseModel):
     issued_on: date
     valid_until: date | None = Field(description="none: valid for life")
     issuance_request_id: str
-    status: Literal["valid", "expired", "revoked"] = Field(
+    status: CertificateStatus = Field(
         description="revoked; else expired when valid_until is before today (the local date in "
         "ONEEXAM_TIMEZONE); else valid. Only a valid certificate counts as held"
     )
