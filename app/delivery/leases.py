@@ -84,6 +84,8 @@ class Watchdog:
         self._watches: dict[str, Watch] = {}
         self._cond = threading.Condition()
         self._stopping = False
+        self._wakes_at = 0.0
+        """monotonic: when the watchdog wakes next by itself (0 while it is awake)"""
         self._thread = threading.Thread(target=self._loop, name="delivery-watchdog", daemon=True)
 
     def start(self) -> None:
@@ -99,7 +101,8 @@ class Watchdog:
         w = Watch(delivery_id, deadline, lease_until)
         with self._cond:
             self._watches[delivery_id] = w
-            self._cond.notify_all()
+            if w.cut_at < self._wakes_at:  # only then: one wake per attempt costs the GIL
+                self._cond.notify_all()
         return w
 
     def unwatch(self, w: Watch) -> None:
@@ -128,7 +131,9 @@ class Watchdog:
                     del self._watches[w.delivery_id]
                 if not due:
                     nearest = min((w.cut_at for w in self._watches.values()), default=now + 1)
-                    self._cond.wait(max(0.01, min(nearest - now, 1.0)))
+                    self._wakes_at = now + max(0.01, min(nearest - now, 1.0))
+                    self._cond.wait(self._wakes_at - now)
+                    self._wakes_at = 0.0
                     continue
             for w in due:
                 log.info(

@@ -129,7 +129,7 @@ class DeliveryWorker:
         self.metrics = metrics
         self.name = name or worker_name()
         self.cap = settings.delivery_concurrency
-        self.ahead = 2 * settings.delivery_concurrency
+        self.ahead = 4 * settings.delivery_concurrency
         """Events a lane may hold leased beyond those in flight (it claims again once half of
         them are free)."""
         self.timeout = settings.delivery_timeout
@@ -497,14 +497,14 @@ class DeliveryWorker:
                 pending = []
 
     def _gather(self, pending: list[Attempt]) -> None:
-        """Add what arrives within RECORD_GATHER (or until the batch is full)."""
-        until = time.monotonic() + RECORD_GATHER
+        """Let attempts gather for RECORD_GATHER (less once a batch is waiting), then take
+        what is there, up to a batch. One wake per batch, not one per attempt: each wake of
+        this thread costs the sending threads the GIL."""
+        if self._done.qsize() < RECORD_BATCH and not self._closed.is_set():
+            self._stopping.wait(RECORD_GATHER)
         while len(pending) < RECORD_BATCH:
-            left = until - time.monotonic()
             try:
-                pending.append(
-                    self._done.get(timeout=left) if left > 0 else self._done.get_nowait()
-                )
+                pending.append(self._done.get_nowait())
             except queue.Empty:
                 return
 
