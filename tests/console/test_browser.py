@@ -149,14 +149,18 @@ def test_a_session_from_scheduling_to_an_issued_certificate_in_the_browser(
     assert centre.locator("[data-testid=session-status]").inner_text() == "已发布"
     assert centre.locator("[data-testid=outcomes] .status.qualified").count() == 8
 
-    centre.click("text=推送情况")
+    # Each click below navigates: wait for the new page before reloading it (a reload while the
+    # navigation is under way fails with "Not attached to an active page").
+    with centre.expect_navigation(url=re.compile(r"/delivery$")):
+        centre.click("text=推送情况")
 
     def delivered() -> bool:
         centre.reload()
         return centre.locator(".status.delivered").count() == 8
 
     assert wait_until(delivered, timeout=30, interval=0.5)
-    centre.locator("[data-testid=delivery-mem] button", has_text="重新推送").first.click()
+    with centre.expect_navigation(url=re.compile(r"/delivery$")):
+        centre.locator("[data-testid=delivery-mem] button", has_text="重新推送").first.click()
     assert wait_until(lambda: len(console.receiver.calls_to("mem")) == 4, timeout=30)
     assert len({c.webhook_id for c in console.receiver.calls_to("mem")}) == 3  # the same id again
     assert wait_until(delivered, timeout=30, interval=0.5)
@@ -167,7 +171,8 @@ def test_a_session_from_scheduling_to_an_issued_certificate_in_the_browser(
     queue = officer.locator("[data-testid=queue] tbody tr")
     assert queue.count() == 3
     screenshot(officer, "department-queue")
-    officer.locator("[data-testid=queue] tbody tr", has_text="张敏").locator("a").click()
+    with officer.expect_navigation():
+        officer.locator("[data-testid=queue] tbody tr", has_text="张敏").locator("a").click()
     details = officer.inner_text("main")
     assert adult(3) in details and "JZ-2025-000123" in details
     officer.fill("[data-testid=issue-form] input[name=certificate_number]", "T" + adult(3))
