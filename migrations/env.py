@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
+
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
@@ -42,14 +44,44 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
+    sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
+        on_version_apply=[_foreign_keys_hold] if sqlite else [],
     )
-    with context.begin_transaction():
+    unenforced = _foreign_keys_unenforced(connection) if sqlite else nullcontext()
+    with unenforced, context.begin_transaction():
         context.run_migrations()
+
+
+@contextmanager
+def _foreign_keys_unenforced(connection):  # type: ignore[no-untyped-def]
+    """SQLite's procedure for changes that copy a table: foreign keys are not enforced while it
+    runs, else dropping the old table deletes (and refuses) through every row that refers to
+    it. The pragma takes effect only outside a transaction, so it is set before the first."""
+    if connection.in_transaction():
+        yield
+        return
+    raw = connection.connection.driver_connection
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
+
+
+def _foreign_keys_hold(*, ctx, step, **_) -> None:  # type: ignore[no-untyped-def]
+    """After each revision, in its transaction: every foreign key still points at a row, or the
+    revision is rolled back."""
+    broken = ctx.connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(
+            f"revision {step.up_revision_id} leaves {len(broken)} row(s) whose foreign key"
+            f" points at no row, e.g. {tuple(broken[0])}"
+        )
 
 
 if context.is_offline_mode():
