@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -150,3 +151,47 @@ def test_sealing_certificate_numbers_converts_existing_rows_both_ways(
     before = views.pop("audit")["items"]
     assert again.pop("audit")["items"][: len(before)] == before  # then this lookup's own entry
     assert again == views
+
+
+BEFORE_REREGISTRATION = "7df170dbafbe"
+
+
+def test_registering_again_keeps_every_row_and_stops_the_downgrade(
+    empty_database_url: str, exam_clock: ExamClock
+) -> None:
+    """The revision that lets a withdrawn person register again copies registrations as they
+    were (on SQLite it rebuilds the table while results, outcomes and requests refer to it); once
+    someone is registered twice in a session, the downgrade refuses and changes nothing."""
+    settings = make_settings(empty_database_url)
+    upgrade(empty_database_url, BEFORE_REREGISTRATION)
+    with TestClient(create_app(settings)) as client:
+        world, ids = _sealing_world(client, exam_clock)
+        views = _views(client, world, ids)
+    upgrade(empty_database_url)
+    assert _intact(settings)
+    with TestClient(create_app(settings)) as client:
+        again = _views(client, world, ids)
+        s = schedule_session(client, world.centre_a, ["MEM-LV"], **exam_clock.session_times())
+        url = f"/v1/sessions/{s['id']}/registrations"
+        first = client.post(url, headers=world.centre_a, json=registration(HOLDER, ["MEM-LV"]))
+        withdraw = {"reason": "退考"}
+        r = client.post(
+            f"/v1/registrations/{first.json()['id']}/withdraw",
+            json=withdraw,
+            headers=world.centre_a,
+        )
+        assert r.status_code == 200, r.text
+        r = client.post(url, headers=world.centre_a, json=registration(HOLDER, ["MEM-LV"]))
+        assert r.status_code == 201, r.text
+    before = views.pop("audit")["items"]
+    assert again.pop("audit")["items"][: len(before)] == before
+    assert again == views
+
+    with pytest.raises(RuntimeError, match="registered again"):
+        downgrade(empty_database_url, BEFORE_REREGISTRATION)
+    engine = create_db_engine(empty_database_url)
+    with engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == head_revision()
+        count = conn.execute(sa.text("select count(*) from registrations")).scalar()
+    engine.dispose()
+    assert count == 3

@@ -21,6 +21,10 @@ class SessionNotStarted(Conflict):
 
 
 class AlreadyRegistered(Conflict):
+    """The person already has a registration in this session that is not withdrawn (its id in
+    ``registration_id``, unless it is an earlier row of the same batch); one withdrawn does not
+    count, and the person may be registered again after it."""
+
     slug = "already-registered"
 
     def __init__(self, registration_id: str | None) -> None:

@@ -46,9 +46,17 @@ class ExamSession(Base):
     )
 
 
+NOT_WITHDRAWN = sa.text(f"status <> '{RegistrationStatus.WITHDRAWN.value}'")
+"""The registrations that count as the person's one registration in their session."""
+
+
 class Registration(Base):
     """A candidate in a session: targets, what they declared holding, and the plan worked out
-    for them on registration (sections to sit, exemptions and their basis)."""
+    for them on registration (sections to sit, exemptions and their basis).
+
+    A person has at most one registration in a session that is not withdrawn (a partial unique
+    index); withdrawn ones stay on record beside it, so a person withdrawn before the start may
+    be registered in the same session again."""
 
     __tablename__ = "registrations"
 
@@ -76,7 +84,14 @@ class Registration(Base):
     candidate: Mapped[Candidate] = relationship(lazy="joined")
 
     __table_args__ = (
-        sa.UniqueConstraint("session_id", "candidate_id"),
+        sa.Index(
+            "uq_registrations_session_id_candidate_id_not_withdrawn",
+            "session_id",
+            "candidate_id",
+            unique=True,
+            sqlite_where=NOT_WITHDRAWN,
+            postgresql_where=NOT_WITHDRAWN,
+        ),
         sa.CheckConstraint(sql_in("status", RegistrationStatus), name="status"),
     )
 

@@ -145,11 +145,14 @@ def _parse_rows(
 
 
 def _registered_here(db: Session, session_id: str, candidate_ids: list[str]) -> dict[str, str]:
-    """candidate id -> registration id, for those already registered in this session."""
+    """candidate id -> registration id, for those already registered in this session: their one
+    registration that is not withdrawn (one withdrawn stays on record, and does not count)."""
     if not candidate_ids:
         return {}
     stmt = sa.select(Registration.candidate_id, Registration.id).where(
-        Registration.session_id == session_id, Registration.candidate_id.in_(candidate_ids)
+        Registration.session_id == session_id,
+        Registration.candidate_id.in_(candidate_ids),
+        Registration.status != RegistrationStatus.WITHDRAWN,
     )
     return {candidate: registration for candidate, registration in db.execute(stmt)}
 

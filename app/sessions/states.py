@@ -33,7 +33,9 @@ from               to                 by whom
 ``absent`` and ``withdrawn`` are final. Absence from some sections only leaves the status
 ``registered``; a change (``sessions.changes.change``, before ``starts_at``) re-plans a
 ``registered`` registration and leaves its status as it is. A withdrawn registration takes no
-results and is not evaluated at finalisation.
+results and is not evaluated at finalisation; it stays on record, and the person may be
+registered in the same session again (a new registration): at most one registration per person
+and session is not withdrawn (``Registration``'s partial unique index).
 
 While ``registered``, a registration holds a claim per target in ``registration_claims``
 (``app/sessions/claims.py``): one open registration per person and certificate across sessions.
