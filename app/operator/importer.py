@@ -8,8 +8,9 @@ registered, found already registered (a duplicate, not an error), or refused wit
 Results: ``registration_id,section,score,passed``: one of ``score`` (a number) or ``passed``
 (``true``/``false``). Instead of ``registration_id`` a row may name the candidate by
 ``id_number`` (and ``name``), as a centre's own mark sheet does; the importer finds the
-registration in the session. All or nothing: the whole file is checked (``dry_run``) before anything is
-written, and a file with any bad row writes nothing. Identical rows sent again are unchanged.
+registration in the session (not a withdrawn one). All or nothing: the whole file is checked
+(``dry_run``) before anything is written, and a file with any bad row writes nothing. Identical
+rows sent again are unchanged.
 
 Files are read as UTF-8 (with or without a byte-order mark) or GBK/GB18030, whichever they
 are; the files written are UTF-8 with a byte-order mark (Excel reads them as they are).
@@ -32,6 +33,7 @@ from typing import Any
 import httpx
 
 from app.rules import InvalidIdNumber, mask_id_number, normalise_id_number
+from app.sessions.states import RegistrationStatus
 
 REGISTRATION_BATCH = 1000
 RESULT_BATCH = 5000
@@ -319,13 +321,16 @@ def _result_error(line: int, row: dict[str, Any], problem: str) -> dict[str, Any
 
 
 def _registrations_by_person(http: Api) -> dict[tuple[str, str], list[str]]:
-    """The session's registration ids by (masked ID number, name), read page by page."""
+    """The session's registration ids by (masked ID number, name), read page by page; withdrawn
+    ones take no results, so a person registered again after withdrawing has one."""
     found: dict[tuple[str, str], list[str]] = {}
     cursor = None
     while True:
         params = {"limit": 500, **({"cursor": cursor} if cursor else {})}
         page = http.call("GET", "/registrations", params=params).json()
         for item in page["items"]:
+            if item["status"] == RegistrationStatus.WITHDRAWN:
+                continue
             key = (item["candidate"]["id_number"], item["candidate"]["name"])
             found.setdefault(key, []).append(item["id"])
         cursor = page.get("next_cursor")

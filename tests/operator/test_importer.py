@@ -167,6 +167,36 @@ def test_results_import_is_all_or_nothing_and_idempotent(
     )
 
 
+def test_results_by_id_number_go_to_the_registration_not_withdrawn(
+    world: World, client: TestClient, live, tmp_path: Path, exam_clock: ExamClock
+) -> None:  # type: ignore[no-untyped-def]
+    session = schedule_session(client, world.centre_a, ["MOHRSS-ELEC-L5"])
+    url = f"/v1/sessions/{session['id']}/registrations"
+    body = {"candidate": {"id_number": adult(1), "name": "赵六"}, "targets": ["MOHRSS-ELEC-L5"]}
+    withdrawn = client.post(url, headers=world.centre_a, json=body).json()["id"]
+    reason = {"reason": "退考"}
+    r = client.post(f"/v1/registrations/{withdrawn}/withdraw", headers=world.centre_a, json=reason)
+    assert r.status_code == 200, r.text
+    again = client.post(url, headers=world.centre_a, json=body).json()["id"]  # registered again
+    exam_clock.start_of(session)
+    path = tmp_path / "marks.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id_number", "name", "section", "score", "passed"])
+        writer.writerow([adult(1), "赵六", "ELEC-THEORY", "77.5", ""])
+        writer.writerow([adult(1), "赵六", "ELEC-PRACTICAL", "66", ""])
+
+    done = _cli(
+        "results", session["id"], str(path), "--api-url", live.url, "--api-key", _key(world)
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = {
+        reg: client.get(f"/v1/registrations/{reg}", headers=world.centre_a).json()["results"]
+        for reg in (withdrawn, again)
+    }
+    assert (len(results[withdrawn]), len(results[again])) == (0, 2)
+
+
 def test_import_refuses_a_bad_key_or_a_missing_column(
     world: World, client: TestClient, live, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
