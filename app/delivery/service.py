@@ -27,6 +27,7 @@ from app.delivery.outbox import Outbox, Settled, decrypt_bodies
 from app.delivery.states import AttemptOutcome, DeliveryStatus, EventType, Settlement
 from app.departments import service as departments_service
 from app.departments.models import Department
+from app.rules.certnumber import mask_id_numbers_in
 
 EXCERPT_BYTES = 2048
 
@@ -315,13 +316,22 @@ def _apply(
             "duration_ms": round(a.duration_ms, 2),
             "status_code": a.status_code,
             "error": a.error,
-            "response_excerpt": a.response_excerpt,
+            "response_excerpt": stored_excerpt(a.status_code, a.response_excerpt),
             "outcome": outcome,
         }
     )
     batch.recorded.append(
         Recorded(outcome, c.department, a.duration_ms, c, number, next_at, a.status_code, a.error)
     )
+
+
+def stored_excerpt(status_code: int | None, excerpt: str | None) -> str | None:
+    """What is kept of an answer's body: nothing when it was a success (a department that echoes
+    the payload would leave the candidate's data at rest), and for a failure the excerpt with
+    every ID number in it masked."""
+    if excerpt is None or status_code is None or 200 <= status_code < 300:
+        return None
+    return mask_id_numbers_in(excerpt)
 
 
 def _write(db: Session, batch: _Batch, ids: Sequence[str]) -> None:

@@ -20,7 +20,16 @@ from app.config import Settings
 from app.db import create_db_engine
 from app.main import create_app
 from tests.conftest import make_settings
-from tests.receiver import Answer, Receiver, always, closed_port_url, fail_first, slow, wait_until
+from tests.receiver import (
+    Answer,
+    Call,
+    Receiver,
+    always,
+    closed_port_url,
+    fail_first,
+    slow,
+    wait_until,
+)
 from tests.support import (
     ExamClock,
     World,
@@ -146,6 +155,33 @@ def test_500_then_200_retries_with_the_same_id_and_the_same_bytes(
         (2, 500, "retry"),
         (3, 200, "delivered"),
     ]
+
+
+def test_an_answer_is_kept_only_when_it_failed_and_without_the_id_numbers_it_echoes(
+    env: Env, exam_clock: ExamClock
+) -> None:
+    """A department that echoes the payload back would otherwise leave the candidate's full
+    ID number in clear in the attempt's stored excerpt."""
+    person = adult(2)
+
+    def echo(call: Call) -> Answer:
+        return Answer(500 if call.index == 0 else 200, body=call.body)
+
+    env.receiver.behaviours["mohurd"] = echo
+    qualify(env.client, env.world, [(person, ["MOHURD-ELEC"])], clock=exam_clock)
+    assert wait_until(lambda: env.statuses() == ["delivered"])
+    assert person.encode() in env.receiver.calls_to("mohurd")[0].body
+    engine = create_db_engine(env.settings.database_url)
+    with engine.connect() as conn:
+        excerpts = conn.execute(
+            sa.text("select status_code, response_excerpt from delivery_attempts order by attempt")
+        ).all()
+    engine.dispose()
+    assert [code for code, _ in excerpts] == [500, 200]
+    failed, delivered = excerpts[0][1], excerpts[1][1]
+    assert failed is not None and person not in failed
+    assert f"{person[:6]}********{person[-4:]}" in failed
+    assert delivered is None
 
 
 def test_failures_of_every_kind_count_until_failed(
