@@ -30,7 +30,8 @@ UPDATE = (
     "-o var/messages.pot . && .venv/bin/pybabel update -i var/messages.pot -d app/i18n/locales "
     "-D messages -l zh_CN --no-fuzzy-matching --ignore-obsolete, then translate (README, Languages)"
 )
-CJK = re.compile(r"[\u4e00-\u9fff]")
+CJK = re.compile(r"[\u4e00-\u9fff\u3000-\u303f\uff01-\uff5e]")
+"""Chinese: a character, or Chinese punctuation (a separator's translation is only "；")."""
 PERCENT = re.compile(r"%\((\w+)\)[sdr]")
 BRACE = re.compile(r"\{(\w+)\}")
 

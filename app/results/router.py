@@ -198,7 +198,7 @@ def get_registration(
                 )
                 for t in registration.plan["targets"]
             ],
-            replans=[Replanned.model_validate(r) for r in registration.replans or []],
+            replans=[Replanned.of(r) for r in registration.replans or []],
             results=[ResultOut.of(r, amendments[r.id]) for r in results],
             outcomes=[outcome_out(o) for o in finalisation.outcomes_of(db, registration.id)],
         )

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
+from app import rules
 from app.i18n import _, translate
 from app.results.states import OutcomeStatus
 from app.rules import reasons
@@ -247,8 +248,15 @@ class Replanned(BaseModel):
             "MEM-LV T110105********0011 was revoked (证书持有人隐瞒事故责任，依法撤销): "
             "ELEC-TRAINING is to be sat for MOHURD-ELEC (its exemption is withdrawn); "
             "MOHRSS-ELEC-L4 lost its prerequisite and is not eligible"
-        ]
+        ],
+        description="which certificate was revoked (its number masked), why, and what the plan "
+        "lost; in the language of the request",
     )
+
+    @classmethod
+    def of(cls, entry: Mapping[str, Any]) -> Replanned:
+        """A stored ``replans`` entry, its reason in the language of the request."""
+        return cls(at=entry["at"], reason=translate(rules.replan_reason(entry)))
 
 
 class TargetEligibility(BaseModel):

@@ -53,6 +53,7 @@ from app.rules.replanning import (
     Replan,
     describe_replan,
     reliances,
+    replan_reason,
     replan_without,
     sitting_for_eligible,
 )
@@ -120,6 +121,7 @@ __all__ = [
     "prerequisite_basis",
     "recheck",
     "reliances",
+    "replan_reason",
     "replan_without",
     "result_problem",
     "sitting_for_eligible",

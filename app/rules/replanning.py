@@ -11,10 +11,13 @@ and is no longer sat for. Sections carried from an earlier sitting stay carried.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from enum import StrEnum
+from typing import Any
 
+from app.i18n import Message, _
 from app.rules.catalogue import Catalogue
 from app.rules.certnumber import mask_certificate_number, mask_id_numbers_in
 from app.rules.planning import Basis, HeldCertificate, Plan, plan, prerequisite_basis
@@ -87,20 +90,65 @@ def replan_without(
     return Replan(sitting_for_eligible(again), remaining, found)
 
 
-def describe_replan(replanned: Replan, document: Basis, why: str) -> str:
-    """The ``reason`` of the registration's ``replans`` entry: which certificate went, why, and
-    what the plan lost. The certificate number is masked (it may embed an ID number)."""
+class Loss(StrEnum):
+    """What a re-planned target lost, as a code (its sentence is :data:`LOSSES`)."""
+
+    PREREQUISITE_KEPT = "prerequisite-kept"
+    PREREQUISITE_LOST = "prerequisite-lost"
+    EXEMPTION_KEPT = "exemption-kept"
+    EXEMPTION_LOST = "exemption-lost"
+
+
+LOSSES: Mapping[Loss, Message] = {
+    Loss.PREREQUISITE_KEPT: _("%(target)s's prerequisite rests on another certificate"),
+    Loss.PREREQUISITE_LOST: _("%(target)s lost its prerequisite and is not eligible"),
+    Loss.EXEMPTION_KEPT: _("%(target)s's exemption from %(section)s rests on another certificate"),
+    Loss.EXEMPTION_LOST: _("%(section)s is to be sat for %(target)s (its exemption is withdrawn)"),
+}
+
+
+def describe_replan(replanned: Replan, document: Basis, why: str) -> dict[str, Any]:
+    """The registration's ``replans`` entry (without its time): which certificate went, why,
+    and what the plan lost, as codes with their values, and its English ``reason``
+    (:func:`replan_reason` says it in the reader's language). The certificate number is masked
+    (it may embed an ID number)."""
     lost = []
     for r in replanned.reliances:
         target = replanned.plan.target(r.target)
-        if r.section is None and target.eligible:
-            lost.append(f"{r.target}'s prerequisite rests on another certificate")
-        elif r.section is None:
-            lost.append(f"{r.target} lost its prerequisite and is not eligible")
+        if r.section is None:
+            loss = Loss.PREREQUISITE_KEPT if target.eligible else Loss.PREREQUISITE_LOST
         elif any(e.section == r.section for e in target.exemptions):
-            lost.append(f"{r.target}'s exemption from {r.section} rests on another certificate")
+            loss = Loss.EXEMPTION_KEPT
         else:
-            lost.append(f"{r.section} is to be sat for {r.target} (its exemption is withdrawn)")
-    number = mask_certificate_number(document.number)
-    why = mask_id_numbers_in(why)
-    return f"{document.certificate} {number} was revoked ({why}): " + "; ".join(lost)
+            loss = Loss.EXEMPTION_LOST
+        lost.append({"code": loss, "target": r.target, "section": r.section})
+    entry: dict[str, Any] = {
+        "certificate": document.certificate,
+        "number": mask_certificate_number(document.number),
+        "why": mask_id_numbers_in(why),
+        "lost": lost,
+    }
+    entry["reason"] = str(replan_reason(entry))
+    return entry
+
+
+def replan_reason(entry: Mapping[str, Any]) -> str:
+    """A stored ``replans`` entry as one sentence, a translatable :class:`Message` (an entry
+    stored before its parts were kept is its ``reason`` as written)."""
+    if "lost" not in entry:
+        return str(entry.get("reason", ""))
+    parts = [LOSSES[Loss(item["code"])].filled(**item) for item in entry["lost"]]
+    return _(
+        "%(certificate)s %(number)s was revoked (%(why)s): %(lost)s",
+        certificate=entry["certificate"],
+        number=entry["number"],
+        why=entry["why"],
+        lost=_joined(parts),
+    )
+
+
+def _joined(parts: Sequence[Message]) -> Message:
+    """Parts said one after the other ("a; b; c"), the separator in the reader's language."""
+    if len(parts) == 1:
+        return parts[0]
+    return _("%(first)s; %(rest)s", first=parts[0], rest=_joined(parts[1:]))

@@ -101,7 +101,7 @@ def _replan(
     registration.plan = plan
     registration.required_sections = plan["required_sections"]
     registration.held = [h for h in registration.held if not _is(h, document)]
-    entry = {"at": now.isoformat(), "reason": rules.describe_replan(replanned, document, why)}
+    entry = {"at": now.isoformat(), **rules.describe_replan(replanned, document, why)}
     registration.replans = [*(registration.replans or []), entry]
     return True
 

@@ -87,6 +87,13 @@ def test_a_revocation_before_the_exam_re_plans_at_once_and_the_webhook_names_no_
     (replan,) = again["replans"]
     assert "MEM-LV" in replan["reason"] and REASON in replan["reason"]
     assert person not in replan["reason"]  # the certificate number embeds it: masked
+    chinese = client.get(
+        f"/v1/registrations/{reg['id']}",
+        headers={**world.centre_a, "Accept-Language": "zh-CN"},
+    ).json()["replans"][0]["reason"]
+    assert chinese.startswith("MEM-LV T") and "已吊销" in chinese and REASON in chinese
+    assert "报考 MOHURD-ELEC 须参加 ELEC-TRAINING（免考依据已失效）" in chinese
+    assert "MOHRSS-ELEC-L4 缺少前置证书，不符合报考条件" in chinese and "；" in chinese
     level4 = {t["certificate"]: t for t in again["eligibility"]}["MOHRSS-ELEC-L4"]
     assert level4["eligible"] is False
     assert [r["code"] for r in level4["reasons"]] == ["missing-prerequisite"]
