@@ -1,7 +1,7 @@
 """``POST /v1/candidate-certificates:search``: a person's certificate record, looked up for a
 purpose and on the record.
 
-- An admin or a department may look anyone up. A centre only people registered in one of its
+- An admin or a department may look anyone up. A centre only people registered (not withdrawn) in one of its
   own sessions; for anyone else it gets 403, the same answer whether the person exists or not.
 - Every lookup, allowed or refused, appends an audit entry naming the key (the ID number only
   masked), committed even when the answer is 403.
@@ -27,6 +27,7 @@ from app.i18n import _
 from app.keys.ratelimit import KeyRateLimiter
 from app.rules import mask_id_number
 from app.sessions.models import ExamSession, Registration
+from app.sessions.states import RegistrationStatus
 
 ACTION = "candidate_certificates.searched"
 NOT_YOURS = _("A centre may look up only people registered in its own sessions.")
@@ -45,10 +46,16 @@ class Lookup:
 
 
 def _registered_at(db: Session, candidate_id: str, centre: str) -> bool:
+    """The person has a registration in one of the centre's sessions that was not withdrawn (a
+    withdrawal ends the centre's purpose: registering and withdrawing at once opens nothing)."""
     stmt = (
         sa.select(Registration.id)
         .join(ExamSession, ExamSession.id == Registration.session_id)
-        .where(Registration.candidate_id == candidate_id, ExamSession.centre_code == centre)
+        .where(
+            Registration.candidate_id == candidate_id,
+            ExamSession.centre_code == centre,
+            Registration.status != RegistrationStatus.WITHDRAWN,
+        )
         .limit(1)
     )
     return db.scalar(stmt) is not None

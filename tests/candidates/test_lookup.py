@@ -41,6 +41,22 @@ def test_a_centre_looks_up_only_people_registered_in_its_own_sessions(
         assert _search(client, headers, adult(77)).status_code == 200
 
 
+def test_a_withdrawal_ends_the_centres_purpose_to_look_the_person_up(
+    world: World, client: TestClient
+) -> None:
+    """Registering and withdrawing at once is not a way to look up anyone at will."""
+    s = schedule_session(client, world.centre_a)
+    [reg] = register_many(client, world, s["id"], [registration(adult(1), ["MEM-LV"])])
+    assert _search(client, world.centre_a, adult(1)).status_code == 200
+    withdrawn = client.post(
+        f"/v1/registrations/{reg['id']}/withdraw", headers=world.centre_a, json={"reason": "退考"}
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert_problem(_search(client, world.centre_a, adult(1)), 403)
+    register_many(client, world, s["id"], [registration(adult(1), ["MEM-LV"])])  # again
+    assert _search(client, world.centre_a, adult(1)).status_code == 200
+
+
 def test_every_lookup_is_audited_with_the_key_and_no_clear_id_number(
     world: World, client: TestClient
 ) -> None:
