@@ -1,8 +1,9 @@
 """``POST /v1/candidate-certificates:search``: a person's certificate record, looked up for a
 purpose and on the record.
 
-- An admin or a department may look anyone up. A centre only people registered (not withdrawn) in one of its
-  own sessions; for anyone else it gets 403, the same answer whether the person exists or not.
+- An admin or a department may look anyone up. A centre only people registered (not
+  withdrawn) in one of its own sessions; for anyone else it gets 403, the same answer whether
+  the person exists or not.
 - Every lookup, allowed or refused, appends an audit entry naming the key (the ID number only
   masked), committed even when the answer is 403.
 - Lookups are rate-limited per key (``ONEEXAM_LOOKUP_RATE_LIMIT`` a minute, default 120): over
