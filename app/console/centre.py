@@ -10,64 +10,33 @@ from typing import Annotated, Any
 from fastapi import Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
 from app.auth import Principal
-from app.catalogue import service as catalogue_service
 from app.console import forms
 from app.console.i18n import _
 from app.console.pages import router
+from app.console.session_pages import (
+    ALL,
+    all_registrations,
+    catalogue_names,
+    render_tab,
+    session_head,
+    zone_of,
+)
 from app.console.web import Person, render, require_role, see_other
 from app.crypto import Vault
 from app.db import DatabaseDep
 from app.deps import VaultDep
 from app.errors import AppError
 from app.operator.importer import parse_registration
-from app.pagination import PageParams
 from app.rules import mask_id_number
 from app.sessions import registrations
 from app.sessions import service as sessions_service
-from app.sessions.schemas import RegistrationCreate, RegistrationOut, SessionCreate, SessionOut
-
-ALL = PageParams(limit=500)
+from app.sessions.schemas import RegistrationCreate, RegistrationOut, SessionCreate
 
 
 class _DryRun(Exception):
     """Raised to roll back a registration that was only a preview."""
-
-
-def session_view(db: Session, principal: Principal, session_id: str) -> SessionOut:
-    """The session as the API shows it to this principal (another centre's: not found)."""
-    session = sessions_service.get_for(db=db, session_id=session_id, principal=principal)
-    return sessions_service.sessions_out(db=db, sessions=[session])[0]
-
-
-def zone_of(session: SessionOut) -> str:
-    from app.console.web import default_zone
-
-    zone = getattr(session, "timezone", None)
-    return zone if isinstance(zone, str) and zone else default_zone()
-
-
-def all_registrations(db: Session, principal: Principal, session_id: str) -> list[RegistrationOut]:
-    rows: list[RegistrationOut] = []
-    page = ALL
-    while True:
-        batch, cursor = registrations.list_for_session(
-            db=db, session_id=session_id, principal=principal, status=None, page=page
-        )
-        rows += [registrations.registration_out(r) for r in batch]
-        if cursor is None:
-            return rows
-        page = PageParams(limit=500, cursor=cursor)
-
-
-def catalogue_names(db: Session, version: int | None = None) -> Any:
-    return (
-        catalogue_service.load(db=db, version=version)
-        if version is not None
-        else catalogue_service.in_force(db=db)
-    )
 
 
 @router.get("/sessions", response_class=HTMLResponse)
@@ -181,19 +150,16 @@ def _session_page(
     **context: Any,
 ) -> Response:
     with database.read() as db:
-        session = session_view(db, principal, session_id)
+        head = session_head(db, principal, session_id)
         regs = all_registrations(db, principal, session_id)
-        catalogue = catalogue_names(db, session.catalogue_version)
-    return render(
+    return render_tab(
         request,
         "session.html",
+        head,
+        "registrations",
         person=person,
         status=status,
-        session=session,
         registrations=regs,
-        catalogue=catalogue,
-        zone=zone_of(session),
-        tab="registrations",
         mask=mask_id_number,
         form=context.pop("form", {}),
         **context,
@@ -281,12 +247,7 @@ def register_one(
     )
     if save and problem is None and registration is not None:
         return see_other(f"/console/sessions/{session_id}?notice=registered")
-    with database.read() as db:
-        session = session_view(db, principal, session_id)
-        catalogue = catalogue_names(db, session.catalogue_version)
     context = {
-        "session": session,
-        "catalogue": catalogue,
         "plan": registration,
         "problem": problem,
         "problem_lines": forms.problem_lines(problem) if problem else None,
@@ -296,16 +257,18 @@ def register_one(
     }
     status = problem.status if problem else 200
     if not save and request.headers.get("hx-request"):
-        return render(request, "_plan.html", person=person, status=status, **context)
-    return _session_page(
-        request,
-        person,
-        database,
-        principal,
-        session_id,
-        status=status,
-        **{k: v for k, v in context.items() if k not in ("session", "catalogue")},
-    )
+        with database.read() as db:
+            head = session_head(db, principal, session_id)
+        return render(
+            request,
+            "_plan.html",
+            person=person,
+            status=status,
+            session=head.session,
+            catalogue=head.catalogue,
+            **context,
+        )
+    return _session_page(request, person, database, principal, session_id, status=status, **context)
 
 
 @router.post("/sessions/{session_id}/registrations.csv", response_class=HTMLResponse)

@@ -15,10 +15,16 @@ from sqlalchemy.orm import Session
 
 from app.auth import Principal
 from app.console import forms
-from app.console.centre import ALL, all_registrations, catalogue_names, session_view, zone_of
 from app.console.i18n import _, problem_text
 from app.console.pages import router
-from app.console.web import Person, render, require_role, see_other
+from app.console.session_pages import (
+    ALL,
+    SessionHead,
+    all_registrations,
+    render_tab,
+    session_head,
+)
+from app.console.web import Person, require_role, see_other
 from app.db import DatabaseDep, utcnow
 from app.delivery.outbox import Outbox
 from app.departments.models import Department
@@ -32,7 +38,7 @@ from app.results import absence, finalisation, recording
 from app.results.models import Result
 from app.results.schemas import AbsenceIn, ResultIn
 from app.schemas import as_json_number
-from app.sessions.schemas import RegistrationOut, SessionOut
+from app.sessions.schemas import RegistrationOut
 from app.sessions.states import RegistrationStatus
 
 CELL = "cell:"
@@ -74,32 +80,32 @@ def _grid_page(
     status: int = 200,
 ) -> Response:
     with database.read() as db:
-        session = session_view(db, principal, session_id)
+        head = session_head(db, principal, session_id)
         regs = [
             r
             for r in all_registrations(db, principal, session_id)
             if r.status != RegistrationStatus.WITHDRAWN  # takes no results
         ]
         stored = _stored_results(db, session_id)
-        catalogue = catalogue_names(db, session.catalogue_version)
         absent = {r.id: {a.section for a in absence.absent_sections(db, r.id)} for r in regs}
     grid = grid or Grid()
     grid.stored = set(stored)
     refused = bool(grid.errors or grid.general)
     values = {**stored, **grid.values} if refused else {**grid.values, **stored}
     grid.values = values
-    context = {
-        "session": session,
-        "registrations": regs,
-        "grid": grid,
-        "catalogue": catalogue,
-        "zone": zone_of(session),
-        "tab": "results",
-        "now": utcnow(),
-        "absent": absent,
-    }
     template = "_grid.html" if request.headers.get("hx-request") else "results.html"
-    return render(request, template, person=person, status=status, **context)
+    return render_tab(
+        request,
+        template,
+        head,
+        "results",
+        person=person,
+        status=status,
+        registrations=regs,
+        grid=grid,
+        now=utcnow(),
+        absent=absent,
+    )
 
 
 @router.get("/sessions/{session_id}/results", response_class=HTMLResponse)
@@ -212,12 +218,10 @@ def mark_absent_in_session(
     return mark_absent(request, registration, person, database, section)
 
 
-def _releases(
-    db: Session, session: SessionOut, regs: list[RegistrationOut]
-) -> list[dict[str, Any]]:
+def _releases(db: Session, head: SessionHead, regs: list[RegistrationOut]) -> list[dict[str, Any]]:
     """For the confirmation: each certificate, the department it goes to, who aims for it, and
     whether it is released already."""
-    catalogue = catalogue_names(db, session.catalogue_version)
+    session, catalogue = head.session, head.catalogue
     names = {code: name for code, name in db.execute(sa.select(Department.code, Department.name))}
     released = finalisation.released_certificates(db, session.id)
     out = []
@@ -248,20 +252,17 @@ def _finalise_page(
     problem: list[str] | None = None,
 ) -> Response:
     with database.read() as db:
-        session = session_view(db, principal, session_id)
+        head = session_head(db, principal, session_id)
         regs = all_registrations(db, principal, session_id)
-        releases = _releases(db, session, regs)
-        catalogue = catalogue_names(db, session.catalogue_version)
-    return render(
+        releases = _releases(db, head, regs)
+    return render_tab(
         request,
         "finalise.html",
+        head,
+        "finalise",
         person=person,
         status=status,
-        session=session,
         releases=releases,
-        catalogue=catalogue,
-        zone=zone_of(session),
-        tab="finalise",
         problem=problem,
     )
 
@@ -318,24 +319,21 @@ def outcomes_page(
 ) -> Response:
     principal = require_role(person, "centre")
     with database.read() as db:
-        session = session_view(db, principal, session_id)
+        head = session_head(db, principal, session_id)
         regs = {r.id: r for r in all_registrations(db, principal, session_id)}
         rows, _cursor = finalisation.outcomes_for(
             db=db, session_id=session_id, principal=principal, page=ALL
         )
         outcomes = [results_service_outcome(o) for o in rows]
-        catalogue = catalogue_names(db, session.catalogue_version)
     outcomes.sort(key=lambda o: (regs[o.registration_id].candidate.name, o.certificate))
-    return render(
+    return render_tab(
         request,
         "outcomes.html",
+        head,
+        "outcomes",
         person=person,
-        session=session,
         outcomes=outcomes,
         registrations=regs,
-        catalogue=catalogue,
-        zone=zone_of(session),
-        tab="outcomes",
         notice=notice,
     )
 
@@ -370,9 +368,8 @@ def delivery_page(
 ) -> Response:
     principal = require_role(person, "centre")
     with database.read() as db:
-        session = session_view(db, principal, session_id)
+        head = session_head(db, principal, session_id)
         requests = _requests_of(db, outbox, principal, session_id)
-        catalogue = catalogue_names(db, session.catalogue_version)
         names = {
             code: name for code, name in db.execute(sa.select(Department.code, Department.name))
         }
@@ -380,17 +377,15 @@ def delivery_page(
     by_department: dict[str, list[Any]] = defaultdict(list)
     for r in requests:
         by_department[r.department].append(r)
-    return render(
+    return render_tab(
         request,
         "delivery.html",
+        head,
+        "delivery",
         person=person,
-        session=session,
         departments=names,
         by_department=dict(sorted(by_department.items())),
         registrations=regs,
-        catalogue=catalogue,
-        zone=zone_of(session),
-        tab="delivery",
     )
 
 
