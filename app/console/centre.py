@@ -23,7 +23,7 @@ from app.console.session_pages import (
     session_head,
     zone_of,
 )
-from app.console.web import Person, render, require_role, see_other
+from app.console.web import Person, default_zone, render, require_role, see_other
 from app.crypto import Vault
 from app.db import DatabaseDep
 from app.deps import VaultDep
@@ -78,12 +78,6 @@ def _sessions(
     )
 
 
-def _default() -> str:
-    from app.console.web import default_zone
-
-    return default_zone()
-
-
 @router.post("/sessions", response_class=HTMLResponse)
 def schedule(
     request: Request,
@@ -105,7 +99,7 @@ def schedule(
         "capacity": capacity,
         "venue": venue,
     }
-    zone = _default()
+    zone = default_zone()
     try:
         data = SessionCreate.model_validate(
             {
