@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +29,19 @@ from app.pagination import PageParams
 from app.users import service as users_service
 
 ALL = PageParams(limit=500)
+
+
+def _refused(
+    page: Callable[..., Response],
+    request: Request,
+    person: Person,
+    database: DatabaseDep,
+    refusal: AppError,
+) -> Response:
+    """An administrator's page again, with what was refused: its status and its sentences."""
+    return page(
+        request, person, database, status=refusal.status, problem=forms.problem_lines(refusal)
+    )
 
 
 @router.get("/admin", response_class=HTMLResponse)
@@ -109,14 +123,10 @@ def create_department(
                 allowed_networks=settings.webhook_allowed_networks,
             )
     except ValidationError as exc:
-        problem = forms.invalid(exc, _("The department cannot be created."))
-        return _departments(
-            request, person, database, status=422, problem=forms.problem_lines(problem)
-        )
+        refusal = forms.invalid(exc, _("The department cannot be created."))
+        return _refused(_departments, request, person, database, refusal)
     except AppError as exc:
-        return _departments(
-            request, person, database, status=exc.status, problem=forms.problem_lines(exc)
-        )
+        return _refused(_departments, request, person, database, exc)
     return _departments(request, person, database, secret={"code": data.code, "value": secret})
 
 
@@ -144,14 +154,10 @@ def update_department(
                 allowed_networks=settings.webhook_allowed_networks,
             )
     except ValidationError as exc:
-        problem = forms.invalid(exc, _("The department cannot be changed."))
-        return _departments(
-            request, person, database, status=422, problem=forms.problem_lines(problem)
-        )
+        refusal = forms.invalid(exc, _("The department cannot be changed."))
+        return _refused(_departments, request, person, database, refusal)
     except AppError as exc:
-        return _departments(
-            request, person, database, status=exc.status, problem=forms.problem_lines(exc)
-        )
+        return _refused(_departments, request, person, database, exc)
     return see_other("/console/admin/departments")
 
 
@@ -210,12 +216,10 @@ def create_centre(
                 db=db, data=data, default_timezone=request.app.state.settings.timezone
             )
     except ValidationError as exc:
-        problem = forms.invalid(exc, _("The centre cannot be created."))
-        return _centres(request, person, database, status=422, problem=forms.problem_lines(problem))
+        refusal = forms.invalid(exc, _("The centre cannot be created."))
+        return _refused(_centres, request, person, database, refusal)
     except AppError as exc:
-        return _centres(
-            request, person, database, status=exc.status, problem=forms.problem_lines(exc)
-        )
+        return _refused(_centres, request, person, database, exc)
     return see_other("/console/admin/centres")
 
 
@@ -263,9 +267,7 @@ def create_user(
                 actor=principal.actor,
             )
     except AppError as exc:
-        return _users(
-            request, person, database, status=exc.status, problem=forms.problem_lines(exc)
-        )
+        return _refused(_users, request, person, database, exc)
     return see_other("/console/admin/users")
 
 
@@ -294,9 +296,7 @@ def reset_password(
                 db, username=username, password=password, actor=principal.actor
             )
     except AppError as exc:
-        return _users(
-            request, person, database, status=exc.status, problem=forms.problem_lines(exc)
-        )
+        return _refused(_users, request, person, database, exc)
     return see_other("/console/admin/users")
 
 
@@ -362,9 +362,7 @@ async def upload_catalogue(
         )
         return _catalogue(request, person, database, status=422, problem=lines)
     except AppError as exc:
-        return _catalogue(
-            request, person, database, status=exc.status, problem=forms.problem_lines(exc)
-        )
+        return _refused(_catalogue, request, person, database, exc)
     return see_other(f"/console/admin/catalogue?version={version}")
 
 
@@ -395,7 +393,5 @@ def load_reference(
                 db=db, document=CatalogueDocument.model_validate(document), actor=principal.actor
             )
     except AppError as exc:
-        return _catalogue(
-            request, person, database, status=exc.status, problem=forms.problem_lines(exc)
-        )
+        return _refused(_catalogue, request, person, database, exc)
     return _catalogue(request, person, database, row.version, secrets=secrets)
