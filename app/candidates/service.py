@@ -99,8 +99,8 @@ def verified_held(
     if not wanted:
         return out
     stmt = sa.select(CandidateCertificate).where(CandidateCertificate.candidate_id.in_(wanted))
-    if lock:
-        stmt = stmt.with_for_update(read=True)
+    if lock:  # read afresh once locked, whatever this session loaded before
+        stmt = stmt.with_for_update(read=True).execution_options(populate_existing=True)
     for c in db.scalars(stmt):
         out.setdefault(c.candidate_id, []).append(
             HeldCertificate(
@@ -144,9 +144,12 @@ def revoke_certificate(*, db: Session, request_id: str, now: datetime) -> None:
 def get_certificate(
     *, db: Session, certificate_id: str, lock: bool = False
 ) -> CandidateCertificate | None:
+    """One entry of the record. ``lock``: the row is locked ``FOR UPDATE`` and read afresh, not
+    taken from the session's identity map (a revocation that read it before waiting for the lock
+    would otherwise decide on what it saw then, not on what the other revocation committed)."""
     stmt = sa.select(CandidateCertificate).where(CandidateCertificate.id == certificate_id)
     if lock:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return db.scalars(stmt).first()
 
 

@@ -149,3 +149,43 @@ def test_a_registration_at_the_moment_of_a_revocation_never_rests_on_the_revoked
     )
     assert broken == [], "registrations left resting on a revoked MEM-LV:\n" + "\n".join(broken)
     assert overlapping == ROUNDS  # each request was sent before the other was answered
+
+
+@pytest.mark.skipif(
+    BACKEND != "postgres",
+    reason="two writers at once need PostgreSQL (SQLite runs one writing transaction at a time)",
+)
+def test_two_revocations_at_once_with_different_reasons_one_wins_the_other_is_409(
+    world: World, client: TestClient, live, exam_clock: ExamClock
+) -> None:  # type: ignore[no-untyped-def]
+    """The department and an admin revoke the same certificate at the same moment, for different
+    reasons: one revocation is on record, with its reason and one audit entry; the other is 409
+    ``already-revoked``, whichever came second."""
+    rounds = 8
+    people = [adult(700 + n) for n in range(rounds)]
+    outcomes: Counter[tuple[int, ...]] = Counter()
+    for person in people:
+        held = issue_certificate(client, world, person, "MEM-LV", clock=exam_clock)
+        url = f"{live.url}/v1/candidate-certificates/{held['id']}/revocation"
+        answers = _at_once(
+            [
+                (url, world.departments["mem"], {"reason": "隐瞒事故责任"}, 0.0),
+                (url, world.admin, {"reason": "证书信息有误"}, 0.0),
+            ]
+        )
+        codes = tuple(sorted(a.status_code for a, _, _ in answers))
+        outcomes[codes] += 1
+        assert codes == (200, 409), [a.text for a, _, _ in answers]
+        (won,) = [a.json() for a, _, _ in answers if a.status_code == 200]
+        record = client.post(
+            "/v1/candidate-certificates:search", headers=world.admin, json={"id_number": person}
+        ).json()["items"]
+        assert [c["revoked"]["reason"] for c in record] == [won["revoked"]["reason"]]
+        entries = client.get(
+            "/v1/audit-log",
+            headers=world.admin,
+            params={"subject": held["id"], "limit": 50},
+        ).json()["items"]
+        revocations = [e for e in entries if e["action"].endswith("revoked")]
+        assert len(revocations) == 1, revocations
+    print(f"{rounds} rounds: " + ", ".join(f"{c} ×{n}" for c, n in outcomes.items()))
