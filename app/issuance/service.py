@@ -66,8 +66,8 @@ def get_for(
     *, db: Session, principal: Principal, request_id: str, lock: bool = False
 ) -> IssuanceRequest:
     stmt = visible(sa.select(IssuanceRequest).where(IssuanceRequest.id == request_id), principal)
-    if lock:
-        stmt = stmt.with_for_update()
+    if lock:  # and read afresh once locked, not the copy this request may have loaded before
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     request: IssuanceRequest | None = db.scalars(stmt).first()
     if request is None:
         raise NotFound(_("No issuance request %(request_id)s.", request_id=request_id))

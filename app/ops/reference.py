@@ -105,10 +105,8 @@ def install_reference(app: FastAPI) -> None:
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
-        target = (
-            "/console" if any(getattr(r, "path", "") == "/console" for r in app.routes) else "/docs"
-        )
-        return RedirectResponse(target, status_code=307)
+        """People arrive at the console (it is part of every app; the API reference is /docs)."""
+        return RedirectResponse("/console", status_code=307)
 
     @app.get("/docs", include_in_schema=False)
     def swagger() -> HTMLResponse:

@@ -49,7 +49,8 @@ def lock_open_sessions(db: Session, *, candidate_id: str, now: datetime) -> list
     """Lock (in id order) every session not yet started where the person is registered."""
     ids = sa.select(ExamSession.id).where(ExamSession.id.in_(_not_started(candidate_id, now)))
     stmt = sa.select(ExamSession).where(ExamSession.id.in_(ids)).order_by(ExamSession.id)
-    return list(db.scalars(stmt.with_for_update()))
+    locked = stmt.with_for_update().execution_options(populate_existing=True)  # read afresh
+    return list(db.scalars(locked))
 
 
 def after_revocation(

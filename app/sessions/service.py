@@ -85,8 +85,8 @@ def get_for(
     finalisation of one session are decided one writer at a time.
     """
     stmt = sa.select(ExamSession).where(ExamSession.id == session_id)
-    if lock:
-        stmt = stmt.with_for_update()
+    if lock:  # and read afresh once locked, not the copy this request may have loaded before
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     session = db.scalars(stmt).first()
     if session is None or not (principal.is_admin or principal.is_centre(session.centre_code)):
         raise NotFound(_("No session %(session_id)s.", session_id=session_id))

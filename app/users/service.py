@@ -128,8 +128,8 @@ def create(
 
 def get(db: Session, *, username: str, lock: bool = False) -> User:
     stmt = sa.select(User).where(User.username == username)
-    if lock:
-        stmt = stmt.with_for_update()
+    if lock:  # and read afresh once locked, not the copy this request may have loaded before
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     user = db.scalars(stmt).first()
     if user is None:
         raise UnknownUser(_("No user %(username)s.", username=username))

@@ -21,10 +21,10 @@ def test_docs_and_redoc_load_their_assets_from_the_service(client: TestClient) -
             assert client.get(asset).status_code == 200, asset
 
 
-def test_root_redirects_to_the_console_or_the_docs(client: TestClient) -> None:
+def test_root_leads_to_the_console(client: TestClient) -> None:
     r = client.get("/", follow_redirects=False)
     assert r.status_code in (302, 303, 307)
-    assert r.headers["location"] in ("/console", "/docs")
+    assert r.headers["location"] == "/console"
 
 
 def test_the_document_declares_both_webhooks_with_examples(client: TestClient) -> None:
