@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 from app import rules
 from app.audit import service as audit
 from app.auth import Principal
-from app.candidates.models import CandidateCertificate
+from app.candidates import service as candidates_service
+from app.candidates.models import Candidate, CandidateCertificate
 from app.catalogue import service as catalogue_service
+from app.crypto import Vault
 from app.db import new_id, utcnow
 from app.delivery.outbox import Outbox
 from app.delivery.states import EventType
@@ -123,6 +125,8 @@ def decide(
                 decision=request_status(request.decision or ""),
             )
         )
+    if data.decision == Decision.ISSUED:
+        _check_number(db, outbox.vault, request, data)
     now = utcnow()
     lifecycle.decide(
         db, outbox=outbox, request=request, decision=data.decision, actor=principal.actor, now=now
@@ -175,6 +179,21 @@ def _check_validity(data: DecisionIn, certificate: rules.Certificate) -> None:
                 )
             ],
         )
+
+
+def _check_number(db: Session, vault: Vault, request: IssuanceRequest, data: DecisionIn) -> None:
+    """A certificate number that embeds an ID number (特种作业操作证: "T" + the ID number) must
+    embed the candidate's own: 422 otherwise (the other person's number is not repeated)."""
+    own = db.scalars(
+        sa.select(Candidate.id_number_index).where(Candidate.id == request.candidate_id)
+    ).one()
+    for embedded in rules.embedded_id_numbers(data.certificate_number or ""):
+        if candidates_service.id_number_index(vault, embedded) != own:
+            message = _("the number embeds an ID number that is not the candidate's")
+            raise Unprocessable(
+                _("The certificate number embeds another person's ID number."),
+                errors=[ProblemItem(pointer="/certificate_number", message=message)],
+            )
 
 
 def _certificate_of(db: Session, request: IssuanceRequest) -> rules.Certificate:

@@ -14,7 +14,11 @@ from app.rules.catalogue import (
     Section,
     catalogue_problems,
 )
-from app.rules.certnumber import mask_certificate_number, mask_id_numbers_in
+from app.rules.certnumber import (
+    embedded_id_numbers,
+    mask_certificate_number,
+    mask_id_numbers_in,
+)
 from app.rules.evaluation import (
     Outcome,
     Recheck,
@@ -107,6 +111,7 @@ __all__ = [
     "catalogue_problems",
     "check_result_batch",
     "describe_replan",
+    "embedded_id_numbers",
     "evaluate",
     "exemption_to_dict",
     "mask_certificate_number",

@@ -22,6 +22,17 @@ def mask_certificate_number(number: str) -> str:
     return _ANY18.sub(lambda m: mask_id_number(m.group(0)), number)
 
 
+def embedded_id_numbers(number: str) -> list[str]:
+    """Every valid ID number a certificate number embeds (normalised), wherever it starts."""
+    found = []
+    for m in _WINDOW.finditer(number):
+        try:
+            found.append(normalise_id_number(m.group(1)))
+        except InvalidIdNumber:
+            continue
+    return found
+
+
 def mask_id_numbers_in(text: str) -> str:
     """Free text (an audit entry) with every *valid* ID number in it masked, wherever it starts
     (also inside a longer run of digits). Validity (birth date and check character) keeps

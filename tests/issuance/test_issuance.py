@@ -155,3 +155,33 @@ def test_a_rejected_request_is_neither_cancelled_nor_told_of_a_cancellation(
             ).scalar_one()
         engine.dispose()
         assert cancelled == 0
+
+
+def test_a_certificate_number_embedding_another_persons_id_number_is_refused(
+    client: TestClient, world: World, exam_clock: ExamClock
+) -> None:
+    """特种作业操作证 numbers are "T" + the holder's ID number: one that embeds someone else's
+    would give that person's number to this one (a request picked from the wrong row)."""
+    person, other = adult(41), adult(42)
+    qualify(client, world, [(person, ["MEM-LV"])], clock=exam_clock)
+    (request,) = _pulled(client, world, "mem")
+    url = f"/v1/issuance-requests/{request['id']}/decision"
+    decision = {"decision": "issued", "issued_on": "2026-12-16"}
+    refused = client.post(
+        url, headers=world.departments["mem"], json={**decision, "certificate_number": f"T{other}"}
+    )
+    body = assert_problem(refused, 422)
+    assert [e["pointer"] for e in body["errors"]] == ["/certificate_number"]
+    assert other not in refused.text  # the other person's number is not echoed in clear
+    unchanged = client.get(f"/v1/issuance-requests/{request['id']}", headers=world.admin).json()
+    assert unchanged["decision"] is None  # nothing was decided
+    chinese = client.post(
+        url,
+        headers={**world.departments["mem"], "Accept-Language": "zh-CN"},
+        json={**decision, "certificate_number": f"T{other}"},
+    )
+    assert "他人的公民身份号码" in assert_problem(chinese, 422)["detail"]
+    issued = client.post(
+        url, headers=world.departments["mem"], json={**decision, "certificate_number": f"T{person}"}
+    )
+    assert issued.status_code == 200, issued.text
