@@ -243,7 +243,9 @@ def outcome_rows(items: Iterable[Any], people: dict[str, tuple[str, str]]) -> li
     return rows
 
 
-def outcomes_response(db: Session, export: Export, outcomes: Sequence[Any], name: str) -> Response:
+def outcomes_response(
+    db: Session, *, export: Export, outcomes: Sequence[Any], name: str
+) -> Response:
     """The export of ``Outcome`` rows, each with its candidate's masked ID number and name."""
     from app.results.schemas import outcome_out
     from app.sessions.models import Registration

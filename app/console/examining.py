@@ -87,7 +87,10 @@ def _grid_page(
             if r.status != RegistrationStatus.WITHDRAWN  # takes no results
         ]
         stored = _stored_results(db, session_id)
-        absent = {r.id: {a.section for a in absence.absent_sections(db, r.id)} for r in regs}
+        absent = {
+            r.id: {a.section for a in absence.absent_sections(db, registration_id=r.id)}
+            for r in regs
+        }
     grid = grid or Grid()
     grid.stored = set(stored)
     refused = bool(grid.errors or grid.general)
@@ -223,7 +226,7 @@ def _releases(db: Session, head: SessionHead, regs: list[RegistrationOut]) -> li
     whether it is released already."""
     session, catalogue = head.session, head.catalogue
     names = {code: name for code, name in db.execute(sa.select(Department.code, Department.name))}
-    released = finalisation.released_certificates(db, session.id)
+    released = finalisation.released_certificates(db, session_id=session.id)
     out = []
     for code in session.certificates:
         certificate = catalogue.certificates[code]

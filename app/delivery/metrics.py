@@ -17,7 +17,7 @@ from app.delivery.models import Delivery
 from app.delivery.states import DeliveryStatus
 
 
-def queue_depths(db: Session, now: datetime) -> list[tuple[str, int, float]]:
+def queue_depths(db: Session, *, now: datetime) -> list[tuple[str, int, float]]:
     """(department, events waiting, age in seconds of the oldest)."""
     rows = db.execute(
         sa.select(Delivery.department_code, sa.func.count(), sa.func.min(Delivery.created_at))
@@ -49,7 +49,7 @@ class DeliveryQueueCollector(Collector):
         )
         try:
             with self.database.read() as db:
-                rows = queue_depths(db, utcnow())
+                rows = queue_depths(db, now=utcnow())
         except Exception:  # a scrape must not fail because the database is briefly away
             rows = []
         for department, count, age in rows:

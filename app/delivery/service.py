@@ -68,7 +68,7 @@ class Attempt:
     """Not sent at all (the lease was too close to expiry); the lease is handed back."""
 
 
-def endpoints(db: Session, vault: Vault, now: datetime) -> list[Endpoint]:
+def endpoints(db: Session, *, vault: Vault, now: datetime) -> list[Endpoint]:
     """Departments that take deliveries now: an endpoint URL, switched on, with its secrets."""
     departments = db.scalars(
         sa.select(Department).where(
@@ -85,8 +85,8 @@ def endpoints(db: Session, vault: Vault, now: datetime) -> list[Endpoint]:
 
 def claim(
     db: Session,
-    vault: Vault,
     *,
+    vault: Vault,
     department: str | None = None,
     limit: int = 0,
     limits: Mapping[str, int] | None = None,
@@ -167,7 +167,7 @@ def _claim_statement(departments: int) -> sa.Update:
     )
 
 
-def release(db: Session, claimed: Sequence[Claimed]) -> None:
+def release(db: Session, *, claimed: Sequence[Claimed]) -> None:
     """Give back leases without an attempt (not sent: shutting down, the endpoint switched
     off, or too little of the lease left), in one statement; a lease another worker has
     taken since is left alone."""
@@ -217,8 +217,8 @@ class _Batch:
 
 def record(
     db: Session,
-    attempts: Sequence[Attempt],
     *,
+    attempts: Sequence[Attempt],
     outbox: Outbox,
     schedule: Sequence[float],
     now: datetime,
@@ -427,7 +427,7 @@ def recover(
     return count
 
 
-def attempts_for(db: Session, subject_id: str) -> list[tuple[Delivery, DeliveryAttempt]]:
+def attempts_for(db: Session, *, subject_id: str) -> list[tuple[Delivery, DeliveryAttempt]]:
     """Every attempt at every event of one subject, oldest first."""
     stmt = (
         sa.select(Delivery, DeliveryAttempt)

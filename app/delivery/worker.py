@@ -274,7 +274,7 @@ class DeliveryWorker:
         within that); a department no longer taking deliveries hands its buffer back."""
         if fresh or time.monotonic() >= self._endpoints_expire:
             with self.database.read() as db:
-                endpoints = service.endpoints(db, self.vault, utcnow())
+                endpoints = service.endpoints(db, vault=self.vault, now=utcnow())
             self._endpoints_expire = time.monotonic() + ENDPOINT_REFRESH
             self._refresh_lanes(endpoints, fresh=fresh)
         with self._lock:
@@ -325,7 +325,7 @@ class DeliveryWorker:
         wants = {lane.department: room for lane, room in rooms if room > 0}
         with self.database.write() as db:
             claimed = service.claim(
-                db, self.vault, limits=wants, worker=self.name, now=utcnow(), lease=self.lease
+                db, vault=self.vault, limits=wants, worker=self.name, now=utcnow(), lease=self.lease
             )
         by_department: dict[str, list[Claimed]] = defaultdict(list)
         with self._lock:
@@ -535,10 +535,10 @@ class DeliveryWorker:
 
     def _record(self, attempts: list[Attempt]) -> None:
         with self.database.write() as db:
-            service.release(db, [a.claimed for a in attempts if a.released])
+            service.release(db, claimed=[a.claimed for a in attempts if a.released])
             recorded = service.record(
                 db,
-                [a for a in attempts if not a.released],
+                attempts=[a for a in attempts if not a.released],
                 outbox=self.outbox,
                 schedule=self.schedule,
                 now=utcnow(),

@@ -104,7 +104,7 @@ def request_detail(
             duration_ms=a.duration_ms,
             outcome=AttemptOutcome(a.outcome),
         )
-        for d, a in delivery_service.attempts_for(db, r.id)
+        for d, a in delivery_service.attempts_for(db, subject_id=r.id)
     ]
     decision = None
     if r.decision is not None and r.decided_at is not None:

@@ -106,7 +106,7 @@ def _check_sections(
                 sections=", ".join(sorted(recorded)),
             )
         )
-    released = finalisation.released_certificates(db, session.id)
+    released = finalisation.released_certificates(db, session_id=session.id)
     plan = rules.plan_from_dict(registration.plan)
     closed = sorted(
         t.certificate
@@ -131,9 +131,9 @@ def _absent_from(
 ) -> None:
     sections = list(dict.fromkeys(data.sections or []))
     already = set(
-        finalisation.absences_where(db, SectionAbsence.registration_id == registration.id).get(
-            registration.id, frozenset()
-        )
+        finalisation.absences_where(
+            db, condition=SectionAbsence.registration_id == registration.id
+        ).get(registration.id, frozenset())
     )
     new = [s for s in sections if s not in already]
     if not new:
@@ -167,7 +167,7 @@ def _absent_from(
     )
 
 
-def absent_sections(db: Session, registration_id: str) -> list[AbsentSection]:
+def absent_sections(db: Session, *, registration_id: str) -> list[AbsentSection]:
     return [
         AbsentSection(section=a.section, reason=a.reason)
         for a in db.scalars(
@@ -178,8 +178,8 @@ def absent_sections(db: Session, registration_id: str) -> list[AbsentSection]:
     ]
 
 
-def with_absences(db: Session, registration: Registration) -> RegistrationAbsences:
+def with_absences(db: Session, *, registration: Registration) -> RegistrationAbsences:
     return RegistrationAbsences(
         **registrations_service.registration_out(registration).model_dump(),
-        absent_sections=absent_sections(db, registration.id),
+        absent_sections=absent_sections(db, registration_id=registration.id),
     )

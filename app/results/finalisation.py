@@ -118,7 +118,7 @@ def _sitters(db: Session, session_id: str) -> Sequence[Row[Any]]:
     ).all()
 
 
-def absences_where(db: Session, condition: Any) -> dict[str, frozenset[str]]:
+def absences_where(db: Session, *, condition: Any) -> dict[str, frozenset[str]]:
     """The sections each registration was marked absent from."""
     by_registration: dict[str, set[str]] = defaultdict(set)
     for reg_id, section in db.execute(
@@ -128,7 +128,7 @@ def absences_where(db: Session, condition: Any) -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in by_registration.items()}
 
 
-def released_certificates(db: Session, session_id: str) -> set[str]:
+def released_certificates(db: Session, *, session_id: str) -> set[str]:
     return set(
         db.scalars(
             sa.select(CertificateRelease.certificate).where(
@@ -277,7 +277,7 @@ def _load_release(db: Session, session: ExamSession, certificates: frozenset[str
         registrations=registrations,
         plans=plans,
         results=_results_where(db, Result.session_id == session.id),
-        absences=absences_where(db, SectionAbsence.session_id == session.id),
+        absences=absences_where(db, condition=SectionAbsence.session_id == session.id),
         rechecks=_rechecks(db, session, catalogue, registrations, plans),
         now=utcnow(),
     )
@@ -337,10 +337,10 @@ def finalise(
     Certificates already released are not evaluated again: the same summary, no writes."""
     session = sessions_service.get_for(db=db, session_id=session_id, principal=principal, lock=True)
     wanted = _wanted(session, certificates)
-    released = released_certificates(db, session.id)
+    released = released_certificates(db, session_id=session.id)
     to_release = frozenset(wanted) - released
     if not to_release:
-        return summary(db, session, wanted)
+        return summary(db, session=session, certificates=wanted)
     require_open(session, _("finalisation"))
     release = _load_release(db, session, to_release)
     _refuse_missing(release)
@@ -447,7 +447,7 @@ def _tally(
     )
 
 
-def summary(db: Session, session: ExamSession, certificates: Sequence[str]) -> FinaliseSummary:
+def summary(db: Session, *, session: ExamSession, certificates: Sequence[str]) -> FinaliseSummary:
     """The summary of certificates already released, counted from what is stored."""
     return _tally(
         session, certificates, _stored_tally_rows(db, session, certificates, set(certificates))
@@ -476,14 +476,14 @@ def _evaluate_released(
     mine: SectionResults,
     stored: Iterable[Outcome],
 ) -> tuple[rules.Outcome, ...]:
-    absent_from = absences_where(db, SectionAbsence.registration_id == registration.id)
+    absent_from = absences_where(db, condition=SectionAbsence.registration_id == registration.id)
     return rules.evaluate(
         catalogue,
         plan,
         mine,
         absent=registration.status == RegistrationStatus.ABSENT,
         absent_from=absent_from.get(registration.id, frozenset()),
-        certificates=released_certificates(db, session.id),
+        certificates=released_certificates(db, session_id=session.id),
         again=stored_recheck(stored),
     )
 
@@ -581,7 +581,7 @@ def outcomes_for(
     )
 
 
-def outcomes_of(db: Session, registration_id: str) -> list[Outcome]:
+def outcomes_of(db: Session, *, registration_id: str) -> list[Outcome]:
     return list(
         db.scalars(
             sa.select(Outcome)

@@ -45,7 +45,7 @@ def _sittings(db: Session, session_id: str, wanted: list[str]) -> dict[str, rule
     stmt = sa.select(Registration.id, Registration.status, Registration.required_sections).where(
         Registration.session_id == session_id, Registration.id.in_(wanted)
     )
-    absences = finalisation.absences_where(db, SectionAbsence.registration_id.in_(wanted))
+    absences = finalisation.absences_where(db, condition=SectionAbsence.registration_id.in_(wanted))
     return {
         reg_id: rules.Sitting(
             absent=status == RegistrationStatus.ABSENT,
@@ -231,7 +231,7 @@ def amend(
 
 
 def results_of(
-    db: Session, registration_id: str
+    db: Session, *, registration_id: str
 ) -> tuple[list[Result], dict[str, list[ResultAmendment]]]:
     """A registration's results (by section) and each one's amendments (oldest first)."""
     results = list(

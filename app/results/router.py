@@ -111,7 +111,7 @@ def mark_absent(
         registration = absence.mark_absent(
             db=db, registration_id=registration_id, principal=principal, data=data
         )
-        return absence.with_absences(db, registration)
+        return absence.with_absences(db, registration=registration)
 
 
 @router.post(
@@ -167,7 +167,9 @@ def list_outcomes(
                     db=db, session_id=session_id, principal=principal, page=p
                 )
             )
-            return exports.outcomes_response(db, export, every, f"outcomes-{session_id}")
+            return exports.outcomes_response(
+                db, export=export, outcomes=every, name=f"outcomes-{session_id}"
+            )
         rows, cursor = finalisation.outcomes_for(
             db=db, session_id=session_id, principal=principal, page=page
         )
@@ -189,9 +191,9 @@ def get_registration(
         registration, _ = registrations.get_for(
             db=db, registration_id=registration_id, principal=principal
         )
-        results, amendments = recording.results_of(db, registration.id)
+        results, amendments = recording.results_of(db, registration_id=registration.id)
         return RegistrationDetail(
-            **absence.with_absences(db, registration).model_dump(),
+            **absence.with_absences(db, registration=registration).model_dump(),
             eligibility=[
                 TargetEligibility(
                     certificate=t["certificate"], eligible=t["eligible"], reasons=t["reasons"]
@@ -200,5 +202,8 @@ def get_registration(
             ],
             replans=[Replanned.of(r) for r in registration.replans or []],
             results=[ResultOut.of(r, amendments[r.id]) for r in results],
-            outcomes=[outcome_out(o) for o in finalisation.outcomes_of(db, registration.id)],
+            outcomes=[
+                outcome_out(o)
+                for o in finalisation.outcomes_of(db, registration_id=registration.id)
+            ],
         )

@@ -32,13 +32,19 @@ def test_a_taken_over_lease_fences_out_the_first_worker(
     now = utcnow()
     with database.write() as db:
         (first,) = service.claim(
-            db, vault, department="mem", limit=8, worker="A", now=now, lease=timedelta(seconds=1)
+            db,
+            vault=vault,
+            department="mem",
+            limit=8,
+            worker="A",
+            now=now,
+            lease=timedelta(seconds=1),
         )
     with database.write() as db:  # A's lease is still running: nothing to take
         assert (
             service.claim(
                 db,
-                vault,
+                vault=vault,
                 department="mem",
                 limit=8,
                 worker="B",
@@ -50,16 +56,22 @@ def test_a_taken_over_lease_fences_out_the_first_worker(
     later = now + timedelta(seconds=2)
     with database.write() as db:  # A's lease expired: B takes the event over, same webhook-id
         (second,) = service.claim(
-            db, vault, department="mem", limit=8, worker="B", now=later, lease=timedelta(seconds=60)
+            db,
+            vault=vault,
+            department="mem",
+            limit=8,
+            worker="B",
+            now=later,
+            lease=timedelta(seconds=60),
         )
     assert second.id == first.id and second.lease_version == first.lease_version + 1
     assert second.body == first.body
 
     with database.write() as db:  # A's late answer arrives
-        service.release(db, [first])
+        service.release(db, claimed=[first])
         (stale,) = service.record(
             db,
-            [_attempt(first, "A", 200)],
+            attempts=[_attempt(first, "A", 200)],
             outbox=outbox,
             schedule=SCHEDULE,
             now=later,
@@ -79,7 +91,7 @@ def test_a_taken_over_lease_fences_out_the_first_worker(
     with database.write() as db:
         (fresh,) = service.record(
             db,
-            [_attempt(second, "B", 200)],
+            attempts=[_attempt(second, "B", 200)],
             outbox=outbox,
             schedule=SCHEDULE,
             now=later,
@@ -108,13 +120,25 @@ def test_release_hands_back_only_the_callers_own_lease(
     now = utcnow()
     with database.write() as db:
         (claimed,) = service.claim(
-            db, vault, department="mem", limit=8, worker="A", now=now, lease=timedelta(seconds=60)
+            db,
+            vault=vault,
+            department="mem",
+            limit=8,
+            worker="A",
+            now=now,
+            lease=timedelta(seconds=60),
         )
     with database.write() as db:
-        service.release(db, [claimed])
+        service.release(db, claimed=[claimed])
     with database.write() as db:  # free again at once, not after the lease
         (again,) = service.claim(
-            db, vault, department="mem", limit=8, worker="B", now=now, lease=timedelta(seconds=60)
+            db,
+            vault=vault,
+            department="mem",
+            limit=8,
+            worker="B",
+            now=now,
+            lease=timedelta(seconds=60),
         )
     assert again.id == claimed.id
     database.dispose()

@@ -49,7 +49,7 @@ def test_one_statement_claims_for_every_department_its_oldest_due_within_its_own
     with database.write() as db:
         claimed = service.claim(
             db,
-            vault,
+            vault=vault,
             limits={"mem": 4, "mohrss": 1, "mohurd": 0},
             worker="A",
             now=now,
