@@ -321,7 +321,7 @@ def outcome_out(row: Outcome) -> OutcomeOut:
         status=row.status,
         failed_sections=[f["section"] for f in row.failed_sections],
         failures=[FailedSection.of(f) for f in row.failed_sections],
-        exemptions=[ExemptionOut.model_validate(e) for e in row.exemptions],
+        exemptions=[ExemptionOut.model_validate(rules.masked_numbers(e)) for e in row.exemptions],
         reasons=[Reason.model_validate(r) for r in row.reasons or []],
         carried=[CarriedOut.model_validate(c) for c in row.carried or []],
         issuance_request_id=row.issuance_request_id,

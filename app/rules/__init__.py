@@ -18,6 +18,7 @@ from app.rules.certnumber import (
     embedded_id_numbers,
     mask_certificate_number,
     mask_id_numbers_in,
+    masked_numbers,
 )
 from app.rules.evaluation import (
     Outcome,
@@ -117,6 +118,7 @@ __all__ = [
     "mask_certificate_number",
     "mask_id_number",
     "mask_id_numbers_in",
+    "masked_numbers",
     "message",
     "missing_results",
     "normalise_id_number",

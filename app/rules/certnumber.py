@@ -9,6 +9,8 @@ issuing department, each embedded ID number is masked as ID numbers are everywhe
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from app.rules.idnumber import InvalidIdNumber, mask_id_number, normalise_id_number
 
@@ -46,3 +48,18 @@ def mask_id_numbers_in(text: str) -> str:
         start = m.start(1)
         chars[start + 6 : start + 14] = "*" * 8
     return "".join(chars)
+
+
+def masked_numbers(value: Any) -> Any:
+    """A copy of plan-shaped data (dicts and lists) with every certificate ``number`` in it
+    masked."""
+    if isinstance(value, Mapping):
+        return {
+            k: mask_certificate_number(v)
+            if k == "number" and isinstance(v, str)
+            else masked_numbers(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [masked_numbers(v) for v in value]
+    return value

@@ -403,20 +403,6 @@ def masked_number(item: Mapping[str, Any]) -> dict[str, Any]:
     return {**item, "number": rules.mask_certificate_number(item["number"])}
 
 
-def masked_numbers(value: Any) -> Any:
-    """A copy of plan-shaped data with every certificate ``number`` in it masked."""
-    if isinstance(value, Mapping):
-        return {
-            k: rules.mask_certificate_number(v)
-            if k == "number" and isinstance(v, str)
-            else masked_numbers(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [masked_numbers(v) for v in value]
-    return value
-
-
 def registration_out(registration: Registration) -> RegistrationOut:
     out = _out(
         registration.id,

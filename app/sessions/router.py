@@ -11,10 +11,9 @@ from app.errors import problem_responses
 from app.i18n import _
 from app.limits import batch_cap
 from app.pagination import Page, Paging
-from app.rules import Plan, plan_to_dict
+from app.rules import Plan, masked_numbers, plan_to_dict
 from app.schemas import CodeQuery, IdPath
 from app.sessions import changes, registrations, service
-from app.sessions.registrations import masked_numbers
 from app.sessions.schemas import (
     MAX_REGISTRATION_BATCH,
     BatchItem,

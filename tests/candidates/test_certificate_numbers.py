@@ -103,6 +103,37 @@ def test_registrations_and_plans_mask_declared_and_verified_numbers(
     assert adult(22) not in plan.text and PERSON not in plan.text
 
 
+def test_outcomes_mask_the_numbers_their_exemptions_rest_on(
+    world: World, client: TestClient, exam_clock: ExamClock
+) -> None:
+    """A centre reads its outcomes with each exemption's basis: the number masked, as in the
+    plan it was registered with."""
+    declared = [{"certificate": "MEM-LV", "number": NUMBER, "valid_until": "2031-06-30"}]
+    s = schedule_session(client, world.centre_a, ["MOHURD-ELEC"])
+    r = client.post(
+        f"/v1/sessions/{s['id']}/registrations",
+        headers=world.centre_a,
+        json=registration(PERSON, ["MOHURD-ELEC"], held=declared),
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["exemptions"]  # MEM-LV exempts the training
+    exam_clock.start_of(s)
+    results = {"results": passing_results([r.json()])}
+    assert (
+        client.post(
+            f"/v1/sessions/{s['id']}/results", headers=world.centre_a, json=results
+        ).status_code
+        == 200
+    )
+    finalised = client.post(f"/v1/sessions/{s['id']}/finalise", headers=world.centre_a)
+    assert finalised.status_code == 200, finalised.text
+    outcomes = client.get(f"/v1/sessions/{s['id']}/outcomes", headers=world.centre_a).json()
+    (outcome,) = outcomes["items"]
+    assert [e["basis"]["number"] for e in outcome["exemptions"]] == [MASKED]
+    detail = client.get(f"/v1/registrations/{r.json()['id']}", headers=world.centre_a)
+    assert PERSON not in detail.text and PERSON not in str(outcomes)
+
+
 def test_audit_entries_hold_no_id_number_in_clear(
     world: World, client: TestClient, exam_clock: ExamClock
 ) -> None:
