@@ -4,7 +4,8 @@ change the event nor release the new holder's lease; its attempt is kept as ``su
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -22,6 +23,27 @@ def _attempt(claimed: service.Claimed, worker: str, status: int) -> service.Atte
     return service.Attempt(claimed, worker, utcnow(), 12.0, status, None, "ok", None)
 
 
+def _claim(db: Any, vault: Any, worker: str, now: datetime, *, lease: float) -> list[Any]:
+    """Worker ``worker`` claims up to 8 of mem's due events under a lease of ``lease`` s."""
+    return service.claim(
+        db,
+        vault=vault,
+        department="mem",
+        limit=8,
+        worker=worker,
+        now=now,
+        lease=timedelta(seconds=lease),
+    )
+
+
+def _record(db: Any, outbox: Any, attempt: Any, *, now: datetime) -> Any:
+    """Record one attempt; what it did."""
+    (recorded,) = service.record(
+        db, attempts=[attempt], outbox=outbox, schedule=SCHEDULE, now=now, rng=random.Random()
+    )
+    return recorded
+
+
 def test_a_taken_over_lease_fences_out_the_first_worker(
     world: World, client: TestClient, settings, exam_clock: ExamClock
 ) -> None:  # type: ignore[no-untyped-def]
@@ -31,52 +53,18 @@ def test_a_taken_over_lease_fences_out_the_first_worker(
     outbox = client.app.state.outbox  # type: ignore[attr-defined]
     now = utcnow()
     with database.write() as db:
-        (first,) = service.claim(
-            db,
-            vault=vault,
-            department="mem",
-            limit=8,
-            worker="A",
-            now=now,
-            lease=timedelta(seconds=1),
-        )
+        (first,) = _claim(db, vault, "A", now, lease=1)
     with database.write() as db:  # A's lease is still running: nothing to take
-        assert (
-            service.claim(
-                db,
-                vault=vault,
-                department="mem",
-                limit=8,
-                worker="B",
-                now=now,
-                lease=timedelta(seconds=60),
-            )
-            == []
-        )
+        assert _claim(db, vault, "B", now, lease=60) == []
     later = now + timedelta(seconds=2)
     with database.write() as db:  # A's lease expired: B takes the event over, same webhook-id
-        (second,) = service.claim(
-            db,
-            vault=vault,
-            department="mem",
-            limit=8,
-            worker="B",
-            now=later,
-            lease=timedelta(seconds=60),
-        )
+        (second,) = _claim(db, vault, "B", later, lease=60)
     assert second.id == first.id and second.lease_version == first.lease_version + 1
     assert second.body == first.body
 
     with database.write() as db:  # A's late answer arrives
         service.release(db, claimed=[first])
-        (stale,) = service.record(
-            db,
-            attempts=[_attempt(first, "A", 200)],
-            outbox=outbox,
-            schedule=SCHEDULE,
-            now=later,
-            rng=random.Random(),
-        )
+        stale = _record(db, outbox, _attempt(first, "A", 200), now=later)
     assert stale.outcome == "superseded"
     with database.read() as db:
         event = db.get(Delivery, first.id)
@@ -89,14 +77,7 @@ def test_a_taken_over_lease_fences_out_the_first_worker(
         assert db.scalar(sa.select(IssuanceRequest.status)) == "pending"
 
     with database.write() as db:
-        (fresh,) = service.record(
-            db,
-            attempts=[_attempt(second, "B", 200)],
-            outbox=outbox,
-            schedule=SCHEDULE,
-            now=later,
-            rng=random.Random(),
-        )
+        fresh = _record(db, outbox, _attempt(second, "B", 200), now=later)
     assert fresh.outcome == "delivered"
     with database.read() as db:
         event = db.get(Delivery, first.id)
@@ -119,26 +100,10 @@ def test_release_hands_back_only_the_callers_own_lease(
     vault = client.app.state.vault  # type: ignore[attr-defined]
     now = utcnow()
     with database.write() as db:
-        (claimed,) = service.claim(
-            db,
-            vault=vault,
-            department="mem",
-            limit=8,
-            worker="A",
-            now=now,
-            lease=timedelta(seconds=60),
-        )
+        (claimed,) = _claim(db, vault, "A", now, lease=60)
     with database.write() as db:
         service.release(db, claimed=[claimed])
     with database.write() as db:  # free again at once, not after the lease
-        (again,) = service.claim(
-            db,
-            vault=vault,
-            department="mem",
-            limit=8,
-            worker="B",
-            now=now,
-            lease=timedelta(seconds=60),
-        )
+        (again,) = _claim(db, vault, "B", now, lease=60)
     assert again.id == claimed.id
     database.dispose()
