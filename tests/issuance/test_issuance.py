@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from app import rules
 from app.db import create_db_engine
 from tests.delivery.test_delivery import start_env
 from tests.receiver import Receiver, wait_until
@@ -19,6 +20,7 @@ from tests.support import (
     World,
     adult,
     assert_problem,
+    id_number,
     passing_results,
     qualify,
     registration,
@@ -183,5 +185,23 @@ def test_a_certificate_number_embedding_another_persons_id_number_is_refused(
     assert "他人的公民身份号码" in assert_problem(chinese, 422)["detail"]
     issued = client.post(
         url, headers=world.departments["mem"], json={**decision, "certificate_number": f"T{person}"}
+    )
+    assert issued.status_code == 200, issued.text
+
+
+def test_a_number_with_the_candidates_own_id_number_and_more_digits_is_issued(
+    client: TestClient, world: World, exam_clock: ExamClock
+) -> None:
+    """Other schemes put digits after the ID number: windows shifted into them can read as
+    another valid ID number (here 010519 born 9005-10-10), which is not someone else's."""
+    person = id_number(date(1990, 5, 10), 100)
+    number = f"T{person}06"
+    assert len(rules.embedded_id_numbers(number)) == 2  # the person's, and the shifted one
+    qualify(client, world, [(person, ["MEM-LV"])], clock=exam_clock)
+    (request,) = _pulled(client, world, "mem")
+    issued = client.post(
+        f"/v1/issuance-requests/{request['id']}/decision",
+        headers=world.departments["mem"],
+        json={"decision": "issued", "issued_on": "2026-12-16", "certificate_number": number},
     )
     assert issued.status_code == 200, issued.text
