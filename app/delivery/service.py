@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import random
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -328,10 +329,15 @@ def _apply(
 def stored_excerpt(status_code: int | None, excerpt: str | None) -> str | None:
     """What is kept of an answer's body: nothing when it was a success (a department that echoes
     the payload would leave the candidate's data at rest), and for a failure the excerpt with
-    every ID number in it masked."""
+    every ID number in it masked and the digits it ends on dropped."""
     if excerpt is None or status_code is None or 200 <= status_code < 300:
         return None
-    return mask_id_numbers_in(excerpt)
+    return _CUT_OFF_DIGITS.sub("…", mask_id_numbers_in(excerpt))
+
+
+_CUT_OFF_DIGITS = re.compile(r"[0-9]{6,17}$")
+"""Digits at the very end of an excerpt: perhaps an ID number cut by its end, too short to be
+recognised and masked, so they are not kept."""
 
 
 def _write(db: Session, batch: _Batch, ids: Sequence[str]) -> None:

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.db import create_db_engine
+from app.delivery.service import EXCERPT_BYTES, stored_excerpt
 from app.main import create_app
 from tests.conftest import make_settings
 from tests.receiver import (
@@ -676,3 +677,15 @@ def test_a_cancellation_held_behind_a_failed_attempt_is_dropped(
         env.wait_idle()
         assert len(receiver.calls_to("mem")) == 1
         assert env.statuses() == ["cancelled"]
+
+
+def test_an_id_number_cut_by_the_end_of_the_excerpt_is_not_kept_in_part() -> None:
+    """The excerpt is the first 2 KB of the answer: an ID number that straddles its end is no
+    longer a valid one to mask, so the digits it left are dropped."""
+    person = adult(3)
+    body = "x" * (EXCERPT_BYTES - 10) + person  # the excerpt ends after 10 of its 18 characters
+    excerpt = body[:EXCERPT_BYTES]
+    kept = stored_excerpt(500, excerpt)
+    assert kept is not None and person[:10] not in kept and kept.startswith("x" * 100)
+    whole = stored_excerpt(500, f'{{"id": "{person}", "n": 12}}')
+    assert whole == f'{{"id": "{person[:6]}********{person[-4:]}", "n": 12}}'
