@@ -19,9 +19,10 @@ _ANY18 = re.compile(r"[0-9]{17}[0-9Xx]")
 
 
 def mask_certificate_number(number: str) -> str:
-    """The number with every 18-character run that looks like an ID number (17 digits and a
-    digit or X) masked, valid or not: a mistyped ID number is still one."""
-    return _ANY18.sub(lambda m: mask_id_number(m.group(0)), number)
+    """The number with every valid ID number in it masked wherever it starts (digits before it
+    do not move the mask off its birth date), then every other 18-character run that looks like
+    one (17 digits and a digit or X) masked too: a mistyped ID number is still one."""
+    return _ANY18.sub(lambda m: mask_id_number(m.group(0)), mask_id_numbers_in(number))
 
 
 def embedded_id_numbers(number: str) -> list[str]:

@@ -39,3 +39,19 @@ def test_an_invalid_run_is_left_in_free_text_but_masked_in_a_certificate_number(
     bogus = (date(2026, 1, 1) - timedelta(days=1)).strftime("110105%Y%m%d") + "0000"
     assert mask_id_numbers_in(bogus) == bogus
     assert mask_certificate_number(bogus) == bogus[:6] + "********" + bogus[14:]
+
+
+@given(
+    born=st.dates(date(1930, 1, 1), date(2010, 12, 31)),
+    serial=st.integers(1, 999),
+    digits=st.text("0123456789", min_size=1, max_size=6),
+)
+def test_digits_before_the_id_number_do_not_move_the_mask_off_its_birth_date(
+    born: date, serial: int, digits: str
+) -> None:
+    number = id_number(born, serial)
+    text = "T" + digits + number
+    masked = mask_certificate_number(text)
+    assert len(masked) == len(text) and masked.endswith(number[14:])
+    start = len(text) - 18  # the ID number's own birth date is masked (a shifted window that
+    assert masked[start + 6 : start + 14] == "********"  # also reads as one may mask more)
