@@ -3,6 +3,7 @@ department, redelivered. Every status change goes through ``app/issuance/lifecyc
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -182,17 +183,19 @@ def _check_validity(data: DecisionIn, certificate: rules.Certificate) -> None:
 
 
 def _check_number(db: Session, vault: Vault, request: IssuanceRequest, data: DecisionIn) -> None:
-    """A certificate number that embeds an ID number (特种作业操作证: "T" + the ID number) must
-    embed the candidate's own: 422 otherwise (the other person's number is not repeated). Digits
-    around the ID number can make a shifted window read as another valid one, so the number is
-    refused only when none of the ID numbers it seems to embed is the candidate's."""
-    embedded = rules.embedded_id_numbers(data.certificate_number or "")
-    if not embedded:
-        return
-    own = db.scalars(
-        sa.select(Candidate.id_number_index).where(Candidate.id == request.candidate_id)
-    ).one()
-    if all(candidates_service.id_number_index(vault, e) != own for e in embedded):
+    """422 for a certificate number that embeds another person's ID number (the rule:
+    ``rules.embeds_another_person``); the other person's number is not repeated."""
+
+    @functools.cache  # read only for a number that embeds an ID number at all
+    def own_index() -> str:
+        return db.scalars(
+            sa.select(Candidate.id_number_index).where(Candidate.id == request.candidate_id)
+        ).one()
+
+    def is_holder(id_number: str) -> bool:
+        return candidates_service.id_number_index(vault, id_number) == own_index()
+
+    if rules.embeds_another_person(data.certificate_number or "", is_holder):
         message = _("the number embeds an ID number that is not the candidate's")
         raise Unprocessable(
             _("The certificate number embeds another person's ID number."),

@@ -16,6 +16,7 @@ from app.rules.catalogue import (
 )
 from app.rules.certnumber import (
     embedded_id_numbers,
+    embeds_another_person,
     mask_certificate_number,
     mask_id_numbers_in,
     masked_numbers,
@@ -113,6 +114,7 @@ __all__ = [
     "check_result_batch",
     "describe_replan",
     "embedded_id_numbers",
+    "embeds_another_person",
     "evaluate",
     "exemption_to_dict",
     "mask_certificate_number",

@@ -9,7 +9,7 @@ issuing department, each embedded ID number is masked as ID numbers are everywhe
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from app.rules.idnumber import InvalidIdNumber, mask_id_number, normalise_id_number
@@ -34,6 +34,15 @@ def embedded_id_numbers(number: str) -> list[str]:
         except InvalidIdNumber:
             continue
     return found
+
+
+def embeds_another_person(number: str, is_holder: Callable[[str], bool]) -> bool:
+    """A certificate number embeds someone else's ID number: it embeds some valid ID number and
+    none of them is the holder's (``is_holder`` is asked with each, normalised). Digits around
+    the ID number can make a shifted window read as another valid one, so one of the holder's
+    own is enough."""
+    embedded = embedded_id_numbers(number)
+    return bool(embedded) and not any(is_holder(e) for e in embedded)
 
 
 def mask_id_numbers_in(text: str) -> str:

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.rules import mask_certificate_number, mask_id_numbers_in
+from app.rules import embeds_another_person, mask_certificate_number, mask_id_numbers_in
 from tests.support import id_number
 
 ID = id_number(date(1990, 5, 17), 21)
@@ -55,3 +55,12 @@ def test_digits_before_the_id_number_do_not_move_the_mask_off_its_birth_date(
     assert len(masked) == len(text) and masked.endswith(number[14:])
     start = len(text) - 18  # the ID number's own birth date is masked (a shifted window that
     assert masked[start + 6 : start + 14] == "********"  # also reads as one may mask more)
+
+
+def test_a_number_embeds_another_person_only_when_none_of_its_id_numbers_is_the_holders() -> None:
+    other = id_number(date(1990, 5, 17), 22)
+    shifted = id_number(date(1990, 5, 10), 100)  # + "06" also reads as 010519 born 9005-10-10
+    assert embeds_another_person("T" + other, lambda n: n == ID)
+    assert not embeds_another_person("T" + ID, lambda n: n == ID)
+    assert not embeds_another_person(f"T{shifted}06", lambda n: n == shifted)
+    assert not embeds_another_person("MOHURD-2026-000123", lambda n: False)
