@@ -74,8 +74,8 @@ def _foreign_keys_unenforced(connection):  # type: ignore[no-untyped-def]
 
 
 def _foreign_keys_hold(*, ctx, step, **_) -> None:  # type: ignore[no-untyped-def]
-    """After each revision, in its transaction: every foreign key still points at a row, or the
-    revision is rolled back."""
+    """After each revision: every foreign key still points at a row, or the upgrade stops and
+    its transaction (every revision of this run) is rolled back, naming the revision."""
     broken = ctx.connection.exec_driver_sql("PRAGMA foreign_key_check").all()
     if broken:
         raise RuntimeError(

@@ -17,8 +17,7 @@ from app.candidates.schemas import (
 from app.deps import DatabaseDep, LookupLimiterDep, SettingsDep, VaultDep
 from app.errors import problem_responses
 from app.pagination import Page
-from app.rules import mask_certificate_number
-from app.rules.record import certificate_status
+from app.rules import certificate_status, mask_certificate_number
 from app.schemas import IdPath
 
 router = APIRouter(tags=["candidates"], responses=problem_responses(401, 403))

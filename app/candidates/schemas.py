@@ -6,7 +6,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.rules.record import CertificateStatus
+from app.rules import CertificateStatus
 from app.schemas import IdNumber, StrictModel, Text
 
 

@@ -330,7 +330,7 @@ def stored_excerpt(status_code: int | None, excerpt: str | None) -> str | None:
     """What is kept of an answer's body: nothing when it was a success (a department that echoes
     the payload would leave the candidate's data at rest), and for a failure the excerpt with
     every ID number in it masked and the digits it ends on dropped."""
-    if excerpt is None or status_code is None or 200 <= status_code < 300:
+    if excerpt is None or policy.classify(status_code) == "success":
         return None
     return _CUT_OFF_DIGITS.sub("…", mask_id_numbers_in(excerpt))
 

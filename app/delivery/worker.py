@@ -498,8 +498,9 @@ class DeliveryWorker:
 
     def _gather(self, pending: list[Attempt]) -> None:
         """Let attempts gather for RECORD_GATHER (not at all when a whole batch is already
-        waiting, or once the worker is stopping), then take what is there, up to a batch. One wake per batch, not one per attempt: each wake of
-        this thread costs the sending threads the GIL."""
+        waiting, or once the worker is stopping), then take what is there, up to a batch. One
+        wake per batch, not one per attempt: each wake of this thread costs the sending threads
+        the GIL."""
         if self._done.qsize() < RECORD_BATCH and not self._closed.is_set():
             self._stopping.wait(RECORD_GATHER)
         while len(pending) < RECORD_BATCH:

@@ -73,7 +73,8 @@ def create_department(
 
 @router.get("", summary="List departments", response_model=Page[DepartmentOut])
 def list_departments(database: DatabaseDep, _admin: Admin, page: Paging) -> Page[DepartmentOut]:
-    """Every issuing department with its webhook state and signing secrets (without their values)."""
+    """Every issuing department with its webhook state and signing secrets (without their
+    values)."""
     with database.read() as db:
         rows, cursor = service.list_departments(db=db, page=page)
         return Page(items=[department_out(d) for d in rows], next_cursor=cursor)

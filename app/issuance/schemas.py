@@ -65,7 +65,7 @@ class DecisionIn(StrictModel):
             "oneOf": [
                 {
                     "properties": {
-                        "decision": {"const": "issued"},
+                        "decision": {"const": Decision.ISSUED.value},
                         "certificate_number": {"type": "string"},
                         "issued_on": {"type": "string"},
                         "reason": {"type": "null"},
@@ -74,7 +74,7 @@ class DecisionIn(StrictModel):
                 },
                 {
                     "properties": {
-                        "decision": {"const": "rejected"},
+                        "decision": {"const": Decision.REJECTED.value},
                         "reason": {"type": "string"},
                         "certificate_number": {"type": "null"},
                         "issued_on": {"type": "null"},

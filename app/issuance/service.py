@@ -3,7 +3,6 @@ department, redelivered. Every status change goes through ``app/issuance/lifecyc
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -185,17 +184,15 @@ def _check_validity(data: DecisionIn, certificate: rules.Certificate) -> None:
 def _check_number(db: Session, vault: Vault, request: IssuanceRequest, data: DecisionIn) -> None:
     """422 for a certificate number that embeds another person's ID number (the rule:
     ``rules.embeds_another_person``); the other person's number is not repeated."""
-
-    @functools.cache  # read only for a number that embeds an ID number at all
-    def own_index() -> str:
-        return db.scalars(
-            sa.select(Candidate.id_number_index).where(Candidate.id == request.candidate_id)
-        ).one()
+    assert data.certificate_number is not None  # an issued decision carries one (DecisionIn)
+    own = db.scalars(
+        sa.select(Candidate.id_number_index).where(Candidate.id == request.candidate_id)
+    ).one()
 
     def is_holder(id_number: str) -> bool:
-        return candidates_service.id_number_index(vault, id_number) == own_index()
+        return candidates_service.id_number_index(vault, id_number) == own
 
-    if rules.embeds_another_person(data.certificate_number or "", is_holder):
+    if rules.embeds_another_person(data.certificate_number, is_holder):
         message = _("the number embeds an ID number that is not the candidate's")
         raise Unprocessable(
             _("The certificate number embeds another person's ID number."),

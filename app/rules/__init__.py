@@ -54,6 +54,7 @@ from app.rules.planning import (
     with_record,
 )
 from app.rules.reasons import Reason, ReasonCode, message
+from app.rules.record import CertificateStatus, certificate_status
 from app.rules.replanning import (
     Reliance,
     Replan,
@@ -80,6 +81,7 @@ __all__ = [
     "CarryBasis",
     "Catalogue",
     "Certificate",
+    "CertificateStatus",
     "EarlierSitting",
     "Equivalence",
     "Exemption",
@@ -111,6 +113,7 @@ __all__ = [
     "carried_sections",
     "carried_to_dict",
     "catalogue_problems",
+    "certificate_status",
     "check_result_batch",
     "describe_replan",
     "embedded_id_numbers",

@@ -3,10 +3,10 @@
 A registration's plan rests on a document when one of its exemptions names it as the basis, or
 when it is the document that opens a target's prerequisite (directly or counted as held through
 equivalences: the one the webhook would name, ``prerequisite_basis``). When such a document is
-revoked before the session starts, the plan is made again without it (:func:`replan_without`, and :func:`describe_replan` says why):
-a section whose exemption lost its basis is to be sat again, unless another document still
-exempts it; a target whose prerequisite is gone stays listed, not eligible with its reasons,
-and is no longer sat for. Sections carried from an earlier sitting stay carried.
+revoked before the session starts, the plan is made again without it (:func:`replan_without`,
+and :func:`describe_replan` says why): a section whose exemption lost its basis is to be sat
+again, unless another document still exempts it; a target whose prerequisite is gone stays
+listed, not eligible with its reasons, and is no longer sat for. Sections carried from an earlier sitting stay carried.
 """
 
 from __future__ import annotations
@@ -109,9 +109,9 @@ LOSSES: Mapping[Loss, Message] = {
 
 def describe_replan(replanned: Replan, document: Basis, why: str) -> dict[str, Any]:
     """The registration's ``replans`` entry (without its time): which certificate went, why,
-    and what the plan lost, as codes with their values, and its English ``reason``
-    (:func:`replan_reason` says it in the reader's language). The certificate number is masked
-    (it may embed an ID number)."""
+    and what the plan lost, as codes with their values (:func:`replan_reason` makes the
+    sentence, in the reader's language). The certificate number is masked (it may embed an ID
+    number)."""
     lost = []
     for r in replanned.reliances:
         target = replanned.plan.target(r.target)
@@ -122,14 +122,12 @@ def describe_replan(replanned: Replan, document: Basis, why: str) -> dict[str, A
         else:
             loss = Loss.EXEMPTION_LOST
         lost.append({"code": loss, "target": r.target, "section": r.section})
-    entry: dict[str, Any] = {
+    return {
         "certificate": document.certificate,
         "number": mask_certificate_number(document.number),
         "why": mask_id_numbers_in(why),
         "lost": lost,
     }
-    entry["reason"] = str(replan_reason(entry))
-    return entry
 
 
 def replan_reason(entry: Mapping[str, Any]) -> str:

@@ -378,29 +378,23 @@ def _out(
             id_number=person.id_number_masked, name=name, birth_date=person.birth_date
         ),
         targets=[t["certificate"] for t in plan["targets"]],
-        held=[HeldOut.model_validate(masked_number(h)) for h in held],
+        held=[HeldOut.model_validate(rules.masked_numbers(h)) for h in held],
         required_sections=plan["required_sections"],
         exemptions=[
             ExemptionOut(
                 target=e["target"],
                 section=e["section"],
-                basis=BasisOut(**masked_number(e["basis"])),
+                basis=BasisOut(**rules.masked_numbers(e["basis"])),
             )
             for e in plan["exemptions"]
         ],
         ignored_held=[
-            IgnoredHeldOut.model_validate(masked_number(x)) for x in plan["ignored_held"]
+            IgnoredHeldOut.model_validate(rules.masked_numbers(x)) for x in plan["ignored_held"]
         ],
         carried=[CarriedOut.model_validate(c) for c in plan.get("carried", [])],
         status=status,
         created_at=created_at,
     )
-
-
-def masked_number(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy with its certificate ``number`` masked (an embedded ID number): registrations and
-    plans are read by centres and admins, never by the issuing department."""
-    return {**item, "number": rules.mask_certificate_number(item["number"])}
 
 
 def registration_out(registration: Registration) -> RegistrationOut:

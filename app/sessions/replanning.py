@@ -4,9 +4,10 @@ Every registration of that person in a session that has not started (``scheduled
 ``starts_at``) whose plan rested on the certificate (an exemption's basis, or the document that
 opened a prerequisite, also through equivalences) is planned again without it, in the
 revocation's transaction, and gets a ``replans`` entry: ``at``, what was revoked
-(``certificate``, masked ``number``), ``why``, each target's loss (``lost``: codes and values)
-and the English ``reason`` (``rules.describe_replan``; the API says it in the reader's
-language with ``rules.replan_reason``). Which registrations
+(``certificate``, masked ``number``), ``why`` and each target's loss (``lost``: codes and
+values; ``rules.describe_replan``). The API makes its ``reason`` in the reader's language with
+``rules.replan_reason`` (entries written before keep their English ``reason``). Which
+registrations
 rest on it and what their new plan is, is the rules core's (``rules.replan_without``); this
 module loads, locks and writes. Sessions already under way are left to finalisation, which
 works every plan out again on the record as it stands (``finalisation._rechecks``).

@@ -77,7 +77,8 @@ def list_sessions(
     responses=problem_responses(404),
 )
 def get_session(session_id: IdPath, database: DatabaseDep, principal: AdminOrCentre) -> SessionOut:
-    """One session: its certificates and sections, times in the centre's offset, capacity and status."""
+    """One session: its certificates and sections, times in the centre's offset, capacity and
+    status."""
     with database.read() as db:
         session = service.get_for(db=db, session_id=session_id, principal=principal)
         return service.sessions_out(db=db, sessions=[session])[0]

@@ -8,7 +8,8 @@ On PostgreSQL the constraint is dropped and the index created in place. On SQLit
 written into CREATE TABLE goes only with the table, so ``registrations`` is copied into a new
 one without it; ``migrations/env.py`` turns foreign key enforcement off while migrating (as
 SQLite's procedure for such changes asks: else dropping the old table fails while results,
-outcomes and claims refer to it) and checks every key before each revision commits.
+outcomes and claims refer to it) and checks every key after each revision (a broken one rolls
+the upgrade back).
 
 The downgrade puts the constraint back; it refuses while someone was registered again in a
 session after withdrawing (two registrations of one person there).
