@@ -264,6 +264,17 @@ def post_results(client: TestClient, world: World, session_id: str, rows: list[d
     )
 
 
+def withdraw(
+    client: TestClient, headers: dict[str, str], registration_id: str, reason: str = "退考"
+) -> dict[str, Any]:
+    """Withdraw a registration (it must succeed); the withdrawn registration."""
+    r = client.post(
+        f"/v1/registrations/{registration_id}/withdraw", headers=headers, json={"reason": reason}
+    )
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
 def electrician_results(
     reg_id: str,
     theory: float = 75,

@@ -30,6 +30,7 @@ from tests.support import (
     passing_results,
     registration,
     schedule_session,
+    withdraw,
 )
 
 
@@ -174,13 +175,7 @@ def test_registering_again_keeps_every_row_and_stops_the_downgrade(
         s = schedule_session(client, world.centre_a, ["MEM-LV"], **exam_clock.session_times())
         url = f"/v1/sessions/{s['id']}/registrations"
         first = client.post(url, headers=world.centre_a, json=registration(HOLDER, ["MEM-LV"]))
-        withdraw = {"reason": "退考"}
-        r = client.post(
-            f"/v1/registrations/{first.json()['id']}/withdraw",
-            json=withdraw,
-            headers=world.centre_a,
-        )
-        assert r.status_code == 200, r.text
+        withdraw(client, world.centre_a, first.json()["id"])
         r = client.post(url, headers=world.centre_a, json=registration(HOLDER, ["MEM-LV"]))
         assert r.status_code == 201, r.text
     before = views.pop("audit")["items"]

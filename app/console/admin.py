@@ -19,16 +19,13 @@ from app.centres.schemas import CentreCreate
 from app.console import forms
 from app.console.i18n import _
 from app.console.pages import router
-from app.console.web import Person, render, require_role, see_other
+from app.console.web import ALL, Person, render, require_role, see_other
 from app.db import DatabaseDep, utcnow
 from app.departments import service as departments_service
 from app.departments.schemas import DepartmentCreate, DepartmentUpdate
 from app.deps import SettingsDep, VaultDep
 from app.errors import AppError
-from app.pagination import PageParams
 from app.users import service as users_service
-
-ALL = PageParams(limit=500)
 
 
 def _refused(

@@ -16,14 +16,13 @@ from app.console import forms
 from app.console.i18n import _
 from app.console.pages import router
 from app.console.session_pages import (
-    ALL,
     all_registrations,
     catalogue_names,
     render_tab,
     session_head,
     zone_of,
 )
-from app.console.web import Person, default_zone, render, require_role, see_other
+from app.console.web import ALL, Person, default_zone, render, require_role, see_other
 from app.crypto import Vault
 from app.db import DatabaseDep
 from app.deps import VaultDep

@@ -18,13 +18,12 @@ from app.console import forms
 from app.console.i18n import _, problem_text
 from app.console.pages import router
 from app.console.session_pages import (
-    ALL,
     SessionHead,
     all_registrations,
     render_tab,
     session_head,
 )
-from app.console.web import Person, require_role, see_other
+from app.console.web import ALL, Person, require_role, see_other
 from app.db import DatabaseDep, utcnow
 from app.delivery.outbox import Outbox
 from app.departments.models import Department
@@ -349,7 +348,7 @@ def results_service_outcome(row: Any) -> Any:
 
 def _requests_of(db: Session, outbox: Outbox, principal: Principal, session_id: str) -> list[Any]:
     out = []
-    page = PageParams(limit=500)
+    page = ALL
     while True:
         rows, cursor = issuance_service.list_for(
             db=db,
@@ -362,7 +361,7 @@ def _requests_of(db: Session, outbox: Outbox, principal: Principal, session_id: 
         out += [request_detail(db, outbox=outbox, principal=principal, request=r) for r in rows]
         if cursor is None:
             return out
-        page = PageParams(limit=500, cursor=cursor)
+        page = PageParams(limit=ALL.limit, cursor=cursor)
 
 
 @router.get("/sessions/{session_id}/delivery", response_class=HTMLResponse)

@@ -12,15 +12,13 @@ from sqlalchemy.orm import Session
 
 from app.auth import Principal
 from app.catalogue import service as catalogue_service
-from app.console.web import default_zone, render
+from app.console.web import ALL, default_zone, render
 from app.pagination import PageParams
 from app.rules import Catalogue
 from app.sessions import registrations
 from app.sessions import service as sessions_service
 from app.sessions.schemas import RegistrationOut, SessionOut
 from app.users.service import SignedIn
-
-ALL = PageParams(limit=500)
 
 
 def session_view(db: Session, principal: Principal, session_id: str) -> SessionOut:
@@ -30,8 +28,7 @@ def session_view(db: Session, principal: Principal, session_id: str) -> SessionO
 
 
 def zone_of(session: SessionOut) -> str:
-    zone = getattr(session, "timezone", None)
-    return zone if isinstance(zone, str) and zone else default_zone()
+    return session.timezone or default_zone()
 
 
 def all_registrations(db: Session, principal: Principal, session_id: str) -> list[RegistrationOut]:
@@ -44,7 +41,7 @@ def all_registrations(db: Session, principal: Principal, session_id: str) -> lis
         rows += [registrations.registration_out(r) for r in batch]
         if cursor is None:
             return rows
-        page = PageParams(limit=500, cursor=cursor)
+        page = PageParams(limit=ALL.limit, cursor=cursor)
 
 
 def catalogue_names(db: Session, version: int | None = None) -> Any:

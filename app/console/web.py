@@ -24,6 +24,7 @@ from app.console import i18n
 from app.console.i18n import _
 from app.db import DatabaseDep, utcnow
 from app.errors import AppError
+from app.pagination import MAX_LIMIT, PageParams
 from app.users import service as users
 from app.users.service import SignedIn
 
@@ -32,6 +33,8 @@ SESSION_COOKIE = "oneexam_console"
 SIGN_IN_CSRF_COOKIE = "oneexam_sign_in_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+ALL = PageParams(limit=MAX_LIMIT)
+"""The largest page: a console page lists every row there is (paging on as needed)."""
 
 templates = Environment(
     loader=FileSystemLoader(HERE / "templates"),

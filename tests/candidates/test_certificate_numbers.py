@@ -24,6 +24,7 @@ from tests.support import (
     every_stored_value,
     oneexam_env,
     passing_results,
+    post_results,
     qualify,
     registration,
     schedule_session,
@@ -118,13 +119,8 @@ def test_outcomes_mask_the_numbers_their_exemptions_rest_on(
     assert r.status_code == 201, r.text
     assert r.json()["exemptions"]  # MEM-LV exempts the training
     exam_clock.start_of(s)
-    results = {"results": passing_results([r.json()])}
-    assert (
-        client.post(
-            f"/v1/sessions/{s['id']}/results", headers=world.centre_a, json=results
-        ).status_code
-        == 200
-    )
+    recorded = post_results(client, world, s["id"], passing_results([r.json()]))
+    assert recorded.status_code == 200, recorded.text
     finalised = client.post(f"/v1/sessions/{s['id']}/finalise", headers=world.centre_a)
     assert finalised.status_code == 200, finalised.text
     outcomes = client.get(f"/v1/sessions/{s['id']}/outcomes", headers=world.centre_a).json()

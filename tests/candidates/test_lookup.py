@@ -18,6 +18,7 @@ from tests.support import (
     register_many,
     registration,
     schedule_session,
+    withdraw,
 )
 
 SEARCH = "/v1/candidate-certificates:search"
@@ -48,10 +49,7 @@ def test_a_withdrawal_ends_the_centres_purpose_to_look_the_person_up(
     s = schedule_session(client, world.centre_a)
     [reg] = register_many(client, world, s["id"], [registration(adult(1), ["MEM-LV"])])
     assert _search(client, world.centre_a, adult(1)).status_code == 200
-    withdrawn = client.post(
-        f"/v1/registrations/{reg['id']}/withdraw", headers=world.centre_a, json={"reason": "退考"}
-    )
-    assert withdrawn.status_code == 200, withdrawn.text
+    withdraw(client, world.centre_a, reg["id"])
     assert_problem(_search(client, world.centre_a, adult(1)), 403)
     register_many(client, world, s["id"], [registration(adult(1), ["MEM-LV"])])  # again
     assert _search(client, world.centre_a, adult(1)).status_code == 200

@@ -20,6 +20,7 @@ from app.config import Settings
 from app.db import create_db_engine
 from app.delivery.service import EXCERPT_BYTES, stored_excerpt
 from app.main import create_app
+from app.rules import mask_id_number
 from tests.conftest import make_settings
 from tests.receiver import (
     Answer,
@@ -181,7 +182,7 @@ def test_an_answer_is_kept_only_when_it_failed_and_without_the_id_numbers_it_ech
     assert [code for code, _ in excerpts] == [500, 200]
     failed, delivered = excerpts[0][1], excerpts[1][1]
     assert failed is not None and person not in failed
-    assert f"{person[:6]}********{person[-4:]}" in failed
+    assert mask_id_number(person) in failed
     assert delivered is None
 
 
@@ -688,4 +689,4 @@ def test_an_id_number_cut_by_the_end_of_the_excerpt_is_not_kept_in_part() -> Non
     kept = stored_excerpt(500, excerpt)
     assert kept is not None and person[:10] not in kept and kept.startswith("x" * 100)
     whole = stored_excerpt(500, f'{{"id": "{person}", "n": 12}}')
-    assert whole == f'{{"id": "{person[:6]}********{person[-4:]}", "n": 12}}'
+    assert whole == f'{{"id": "{mask_id_number(person)}", "n": 12}}'

@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support import EXAM_DAY, ExamClock, World, adult, id_number, schedule_session
+from tests.support import (
+    EXAM_DAY,
+    ExamClock,
+    World,
+    adult,
+    id_number,
+    schedule_session,
+    withdraw,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -174,9 +182,7 @@ def test_results_by_id_number_go_to_the_registration_not_withdrawn(
     url = f"/v1/sessions/{session['id']}/registrations"
     body = {"candidate": {"id_number": adult(1), "name": "赵六"}, "targets": ["MOHRSS-ELEC-L5"]}
     withdrawn = client.post(url, headers=world.centre_a, json=body).json()["id"]
-    reason = {"reason": "退考"}
-    r = client.post(f"/v1/registrations/{withdrawn}/withdraw", headers=world.centre_a, json=reason)
-    assert r.status_code == 200, r.text
+    withdraw(client, world.centre_a, withdrawn)
     again = client.post(url, headers=world.centre_a, json=body).json()["id"]  # registered again
     exam_clock.start_of(session)
     path = tmp_path / "marks.csv"

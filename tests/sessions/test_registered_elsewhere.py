@@ -19,6 +19,7 @@ from tests.support import (
     post_results,
     registration,
     schedule_session,
+    withdraw,
 )
 
 ELSEWHERE = "/registered-elsewhere"
@@ -116,12 +117,7 @@ def test_withdrawn_cancelled_absent_or_dropped_frees_the_certificate(
     assert assert_problem(back, 409)["type"].endswith(ELSEWHERE)
 
     # Withdrawn: free.
-    withdrawn = client.post(
-        f"/v1/registrations/{second.json()['id']}/withdraw",
-        headers=world.centre_b,
-        json={"reason": "退考"},
-    )
-    assert withdrawn.status_code == 200
+    withdraw(client, world.centre_b, second.json()["id"])
     c = schedule_session(client, world.centre_b, ["MEM-LV"])
     third = _register(client, world.centre_b, c["id"], elsewhere)
     assert third.status_code == 201, third.text

@@ -19,6 +19,7 @@ from tests.support import (
     post_results,
     registration,
     schedule_session,
+    withdraw,
 )
 
 PERSON, OTHER = adult(1), adult(2)
@@ -30,14 +31,6 @@ def _post(client: TestClient, world: World, session_id: str, id_no: str) -> Any:
         headers=world.centre_a,
         json=registration(id_no, ["MOHURD-ELEC"]),
     )
-
-
-def _withdraw(client: TestClient, world: World, reg_id: str) -> dict[str, Any]:
-    r = client.post(
-        f"/v1/registrations/{reg_id}/withdraw", headers=world.centre_a, json={"reason": "退考"}
-    )
-    assert r.status_code == 200, r.text
-    return r.json()  # type: ignore[no-any-return]
 
 
 def _seats(client: TestClient, world: World, session_id: str) -> int:
@@ -66,7 +59,7 @@ def test_a_withdrawn_candidate_registers_again_on_a_free_seat(
 ) -> None:
     s = schedule_session(client, world.centre_a, ["MOHURD-ELEC"], capacity=1)
     first = _post(client, world, s["id"], PERSON).json()
-    withdrawn = _withdraw(client, world, first["id"])
+    withdrawn = withdraw(client, world.centre_a, first["id"])
     assert _seats(client, world, s["id"]) == 0
 
     r = _post(client, world, s["id"], PERSON)
@@ -85,7 +78,7 @@ def test_a_withdrawn_candidate_registers_again_on_a_free_seat(
     assert (kept["status"], kept["withdrawal_reason"]) == ("withdrawn", "退考")
     assert kept["withdrawn_at"] == withdrawn["withdrawn_at"]
 
-    _withdraw(client, world, second["id"])  # and once more
+    withdraw(client, world.centre_a, second["id"])  # and once more
     third = _post(client, world, s["id"], PERSON)
     assert third.status_code == 201, third.text
     assert _seats(client, world, s["id"]) == 1
@@ -101,7 +94,7 @@ def test_a_batch_row_registers_a_withdrawn_candidate_again(
 ) -> None:
     s = schedule_session(client, world.centre_a, ["MOHURD-ELEC"], capacity=2)
     first = _post(client, world, s["id"], PERSON).json()
-    _withdraw(client, world, first["id"])
+    withdraw(client, world.centre_a, first["id"])
 
     items = _batch(client, world, s["id"], [PERSON, PERSON, OTHER])
     assert [i["status"] for i in items] == [201, 409, 201]
@@ -119,7 +112,7 @@ def test_only_the_live_registration_claims_takes_results_and_is_evaluated(
 ) -> None:
     s = schedule_session(client, world.centre_a, ["MOHURD-ELEC"], **exam_clock.session_times())
     first = _post(client, world, s["id"], PERSON).json()
-    _withdraw(client, world, first["id"])
+    withdraw(client, world.centre_a, first["id"])
     second = _post(client, world, s["id"], PERSON).json()
 
     elsewhere = schedule_session(client, world.centre_b, ["MOHURD-ELEC"])
